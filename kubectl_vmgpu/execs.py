@@ -1,0 +1,26 @@
+"""The fixed, read-only commands run by exec in a virt-launcher `compute` container."""
+
+from __future__ import annotations
+
+# Where drivers write KEP-5304 metadata: the current path (KubeVirt v1.8.3+) and the one
+# KubeVirt v1.8.0-v1.8.2 read (kubevirt/kubevirt#17672).
+METADATA_ROOT = "/var/run/kubernetes.io/dra-device-attributes"
+OLD_METADATA_ROOT = "/var/run/dra-device-attributes"
+METADATA_ROOTS = (METADATA_ROOT, OLD_METADATA_ROOT)
+
+CONTAINER = "compute"
+MAX_FILE_BYTES = 1 << 20  # per metadata file, enforced by `head -c`
+MAX_OUTPUT_BYTES = 8 << 20  # per exec call, enforced by the reader
+
+FIND_METADATA = ("find", *METADATA_ROOTS, "-type", "f", "-name", "*-metadata.json")
+LIST_VFIO = ("ls", "-l", "/dev/vfio")
+
+
+def read_files(paths: list[str]) -> tuple[str, ...]:
+    """`head -v` prints every file behind a `==> path <==` header, capped per file."""
+    return ("head", "-v", "-c", str(MAX_FILE_BYTES), "--", *paths)
+
+
+def dump_domain(namespace: str, vmi: str) -> tuple[str, ...]:
+    """libvirt names the domain `<namespace>_<vmi name>`; `-r` opens a read-only connection."""
+    return ("virsh", "-r", "dumpxml", f"{namespace}_{vmi}")

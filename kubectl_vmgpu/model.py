@@ -1,0 +1,114 @@
+"""The values that flow through the tool: inventory, chain links and findings."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `--fail-on` is a comparison."""
+
+    INFO = 0
+    WARNING = 1
+    ERROR = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object by kind, namespace and name: the subject of a finding."""
+
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {ns}{self.name}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One break (or gap) found by one check, at one link of one chain."""
+
+    id: str
+    name: str
+    severity: Severity
+    subject: Ref
+    message: str
+    fix: str
+    link: str  # the chain link it concerns (see chain.LINKS), or "cluster"
+    vmi: Ref | None = None
+    gpu: str | None = None
+
+
+@dataclass(frozen=True)
+class PodEvidence:
+    """What was read inside one virt-launcher compute container; None = not collected."""
+
+    metadata_files: Mapping[str, str] | None = None  # container path -> content
+    vfio_listing: str | None = None  # `ls -l /dev/vfio` stdout
+    domain_xml: str | None = None  # `virsh -r dumpxml` stdout
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # metadata|vfio|domain -> why
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the API server serves, when known."""
+
+    server_version: str | None = None
+    groups: Mapping[str, tuple[str, ...]] | None = None  # group -> served versions, preferred first
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # resource.group -> why not read
+
+
+@dataclass
+class Inventory:
+    """Every object read from a source, resource.k8s.io normalized to v1; never mutated by checks."""
+
+    objects: dict[str, list[Obj]] = field(default_factory=dict)  # kind -> objects
+    evidence: dict[tuple[str, str], PodEvidence] = field(default_factory=dict)  # (ns, pod)
+    cluster: ClusterFacts = field(default_factory=ClusterFacts)
+    resource_versions: dict[str, set[str]] = field(default_factory=dict)  # group -> seen versions
+    origin: str = ""  # a short description of the source, for reports
+    listed: set[str] = field(default_factory=set)  # kinds read in full (live lists, collect bundles)
+
+    def of(self, kind: str) -> list[Obj]:
+        return self.objects.get(kind, [])
+
+    def knows(self, kind: str, resource: str) -> bool:
+        """Whether the absence of a `kind` object means it does not exist in the cluster.
+
+        True for kinds listed in full, and in other snapshots for kinds with at least one object.
+        """
+        if resource in self.cluster.unavailable:
+            return False
+        return kind in self.listed or bool(self.objects.get(kind))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the user asked to look at and where it comes from."""
+
+    name: str | None
+    namespace: str | None
+    all_namespaces: bool
+    snapshots: tuple[str, ...]
+    demo: bool
+    kubeconfig: str | None
+    context: str | None
+    request_timeout: float | None
+    no_exec: bool

@@ -1,0 +1,452 @@
+"""Live source: the official client on raw JSON, a fixed set of list calls, exec into launchers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from .. import execs
+from ..evidence import split_head_output
+from ..index import Index, dig, meta
+from ..model import ClusterFacts, Inventory, Obj, PodEvidence, Scope
+from ..normalize import add_objects
+from . import kubeconfig
+from .errors import SourceError
+
+PAGE = 500
+MAX_IN_FLIGHT = 8
+DRA_VERSIONS = ("v1", "v1beta2", "v1beta1")  # preferred first
+
+
+class ApiError(Exception):
+    """A request the API server refused or did not answer; `status` 0 when it never answered."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one exec printed; `error` set when it could not run at all."""
+
+    stdout: str = ""
+    stderr: str = ""
+    code: int | None = None
+    error: str | None = None
+
+
+class Api:
+    """GET and exec over the official client, objects kept as JSON dicts."""
+
+    def __init__(self, scope: Scope) -> None:
+        with contextlib.redirect_stdout(sys.stderr):  # the client's loaders may print
+            from kubernetes import config as kconfig
+            from kubernetes.client import ApiClient, Configuration
+
+            cfg = Configuration()
+            kc = kubeconfig.load(scope.kubeconfig, scope.context)
+            try:
+                if kc is None:
+                    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+                        raise SourceError("no kubeconfig found (set KUBECONFIG or --kubeconfig) and not in a cluster")
+                    kconfig.load_incluster_config(client_configuration=cfg)
+                    self.namespace = _incluster_namespace()
+                else:
+                    kconfig.load_kube_config_from_dict(
+                        kc.config, context=kc.context, client_configuration=cfg, persist_config=False
+                    )
+                    self.namespace = kc.namespace
+            except kconfig.ConfigException as exc:
+                raise SourceError(f"kubeconfig: {exc}") from None
+        cfg.retries = _retries()
+        cfg.connection_pool_maxsize = MAX_IN_FLIGHT * 2
+        self.cfg = cfg
+        self.client = ApiClient(cfg)
+        self.timeout = scope.request_timeout
+        self.host = cfg.host
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Obj:
+        from kubernetes.client.exceptions import ApiException
+
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        try:
+            resp = self.client.call_api(
+                path,
+                "GET",
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=self.timeout,
+            )
+        except ApiException as exc:
+            raise ApiError(exc.status or 0, _status_message(exc.status, exc.body, exc.reason)) from None
+        except Exception as exc:  # urllib3 connection, TLS and timeout errors
+            raise ApiError(0, _network_message(self.host, exc)) from None
+        try:
+            doc = json.loads(resp.data)
+        except ValueError:
+            raise ApiError(resp.status, f"GET {path}: the answer is not JSON") from None
+        return doc if isinstance(doc, dict) else {}
+
+    def list(self, path: str, query: dict[str, Any] | None = None) -> list[Obj]:
+        """Every item of a collection, page by page; items get their list's apiVersion and kind."""
+        out: list[Obj] = []
+        token = None
+        while True:
+            page = self.get(path, {**(query or {}), "limit": PAGE, "continue": token})
+            kind = str(page.get("kind", "")).removesuffix("List")
+            for item in page.get("items") or []:
+                if isinstance(item, dict):
+                    item.setdefault("apiVersion", page.get("apiVersion"))
+                    item.setdefault("kind", kind)
+                    out.append(item)
+            token = dig(page, "metadata", "continue")
+            if not token:
+                return out
+
+    def exec(self, namespace: str, pod: str, argv: tuple[str, ...]) -> ExecResult:
+        """Run a fixed argument vector in the compute container; output capped, time bounded."""
+        import websocket
+        from kubernetes.stream.ws_client import ERROR_CHANNEL, STDERR_CHANNEL, STDOUT_CHANNEL, WSClient
+
+        query = [("command", a) for a in argv] + [
+            ("container", execs.CONTAINER),
+            ("stdout", "true"),
+            ("stderr", "true"),
+        ]
+        url = self.host.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        url += f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?{urlencode(query)}"
+        headers: dict[str, str] = {}
+        self.client.update_params_for_auth(headers, [], ["BearerToken"])
+        headers = {k.lower(): v for k, v in headers.items()}
+        headers["sec-websocket-protocol"] = "v5.channel.k8s.io,v4.channel.k8s.io"
+        timeout = self.timeout or 60.0
+        websocket.setdefaulttimeout(timeout)
+        try:
+            ws = WSClient(self.cfg, url, headers, capture_all=False)
+        except websocket.WebSocketBadStatusException as exc:
+            return ExecResult(error=_exec_refusal(exc))
+        except Exception as exc:
+            return ExecResult(error=f"exec failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        deadline = time.monotonic() + timeout
+        try:
+            while ws.is_open():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return ExecResult(error=f"exec `{' '.join(argv[:2])}` timed out after {timeout:g}s")
+                ws.update(timeout=left)
+                size = sum(len(ws._channels.get(c, "")) for c in (STDOUT_CHANNEL, STDERR_CHANNEL))
+                if size > execs.MAX_OUTPUT_BYTES:
+                    return ExecResult(error=f"exec `{argv[0]}` printed more than {execs.MAX_OUTPUT_BYTES} bytes")
+            status = ws.read_channel(ERROR_CHANNEL)
+            return ExecResult(
+                ws.read_channel(STDOUT_CHANNEL),
+                ws.read_channel(STDERR_CHANNEL),
+                _exit_code(status),
+                _exec_failure(status),
+            )
+        except Exception as exc:
+            return ExecResult(error=f"exec `{argv[0]}` failed: {exc}")
+        finally:
+            with contextlib.suppress(Exception):
+                ws.close()
+
+
+def _retries() -> Any:
+    """Bounded retries for 429/5xx (Retry-After respected) and one for a refused connection."""
+    from urllib3.util.retry import Retry
+
+    return Retry(
+        total=3,
+        connect=1,
+        read=0,
+        status=2,
+        backoff_factor=0.2,
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=("GET",),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def _incluster_namespace() -> str:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _status_message(status: int | None, body: Any, reason: Any) -> str:
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and doc.get("message"):
+            return str(doc["message"])
+    except (TypeError, ValueError):
+        pass
+    return f"{status} {reason}".strip()
+
+
+def _network_message(host: str, exc: Exception) -> str:
+    text = str(exc)
+    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return f"the API server at {host} did not answer in time (--request-timeout)"
+    reason = getattr(exc, "reason", None)
+    return f"cannot reach the API server at {host}: {reason or text.splitlines()[0] if text else type(exc).__name__}"
+
+
+def _exec_refusal(exc: Any) -> str:
+    code = getattr(exc, "status_code", 0)
+    body = getattr(exc, "resp_body", b"") or b""
+    message = _status_message(code, body.decode("utf-8", "replace") if isinstance(body, bytes) else body, "")
+    if code == 403:
+        return f"pods/exec forbidden: {message}"
+    return f"exec refused ({code}): {message}"
+
+
+def _exit_code(status: str) -> int | None:
+    try:
+        doc = json.loads(status) if status else None
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if doc.get("status") == "Success":
+        return 0
+    for cause in dig(doc, "details", "causes", default=[]) or []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            with contextlib.suppress(TypeError, ValueError):
+                return int(str(cause.get("message")))
+    return None
+
+
+def _exec_failure(status: str) -> str | None:
+    """A failure that is not a command's exit code (e.g. executable not found)."""
+    try:
+        doc = json.loads(status) if status else None
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and doc.get("status") == "Failure" and doc.get("reason") != "NonZeroExitCode":
+        return str(doc.get("message") or doc.get("reason"))
+    return None
+
+
+# ---- what to read ---------------------------------------------------------------------------
+
+
+def _path(group_version: str, resource: str, namespace: str | None) -> str:
+    root = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    return f"{root}/namespaces/{namespace}/{resource}" if namespace else f"{root}/{resource}"
+
+
+@dataclass(frozen=True)
+class Read:
+    """One list (or get) call and the resource it reads, for gaps and the `listed` set."""
+
+    kind: str
+    resource: str  # resource.group, as RBAC names it
+    path: str
+    query: dict[str, Any]
+    single: bool = False
+
+
+def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None) -> list[Read]:
+    """The reads for a scope: the same calls however many VMIs there are."""
+    kv = "kubevirt.io/v1" if "v1" in groups.get("kubevirt.io", ()) else None
+    dra_version = next((v for v in DRA_VERSIONS if v in groups.get("resource.k8s.io", ())), None)
+    dra = f"resource.k8s.io/{dra_version}" if dra_version else None
+    launcher = "kubevirt.io=virt-launcher"
+    reads: list[Read] = []
+    if kv:
+        if scope.name and namespace:
+            reads += [
+                Read(
+                    "VirtualMachineInstance",
+                    "virtualmachineinstances.kubevirt.io",
+                    _path(kv, "virtualmachineinstances", namespace) + f"/{scope.name}",
+                    {},
+                    single=True,
+                ),
+                Read(
+                    "VirtualMachine",
+                    "virtualmachines.kubevirt.io",
+                    _path(kv, "virtualmachines", namespace) + f"/{scope.name}",
+                    {},
+                    single=True,
+                ),
+            ]
+            launcher += f",vm.kubevirt.io/name={scope.name}"
+        else:
+            reads += [
+                Read(
+                    "VirtualMachineInstance",
+                    "virtualmachineinstances.kubevirt.io",
+                    _path(kv, "virtualmachineinstances", namespace),
+                    {},
+                ),
+                Read("VirtualMachine", "virtualmachines.kubevirt.io", _path(kv, "virtualmachines", namespace), {}),
+            ]
+        reads.append(Read("KubeVirt", "kubevirts.kubevirt.io", _path(kv, "kubevirts", None), {}))
+    reads += [
+        Read("Pod", "pods", _path("v1", "pods", namespace), {"labelSelector": launcher}),
+        Read("Event", "events", _path("v1", "events", namespace), {"fieldSelector": "type=Warning"}),
+    ]
+    if dra:
+        reads += [
+            Read("ResourceClaim", "resourceclaims.resource.k8s.io", _path(dra, "resourceclaims", namespace), {}),
+            Read(
+                "ResourceClaimTemplate",
+                "resourceclaimtemplates.resource.k8s.io",
+                _path(dra, "resourceclaimtemplates", namespace),
+                {},
+            ),
+            Read("DeviceClass", "deviceclasses.resource.k8s.io", _path(dra, "deviceclasses", None), {}),
+            Read("ResourceSlice", "resourceslices.resource.k8s.io", _path(dra, "resourceslices", None), {}),
+        ]
+    return reads
+
+
+def _discover(api: Api, pool: ThreadPoolExecutor) -> ClusterFacts:
+    apis_f = pool.submit(api.get, "/apis")
+    version_f = pool.submit(api.get, "/version")
+    try:
+        apis = apis_f.result()
+    except ApiError as exc:
+        raise SourceError(exc.args[0] if exc.status in (0, 401) else f"discovery failed: {exc}") from None
+    groups: dict[str, tuple[str, ...]] = {"": ("v1",)}
+    for group in apis.get("groups") or []:
+        if isinstance(group, dict):
+            groups[str(group.get("name"))] = tuple(
+                str(v.get("version")) for v in group.get("versions") or [] if isinstance(v, dict)
+            )
+    try:
+        server = version_f.result().get("gitVersion")
+    except ApiError:
+        server = None
+    return ClusterFacts(server_version=server, groups=groups)
+
+
+def _run_read(api: Api, read: Read) -> list[Obj]:
+    if read.single:
+        try:
+            obj = api.get(read.path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return [obj]
+    return api.list(read.path, read.query)
+
+
+def load(scope: Scope) -> tuple[Inventory, str | None]:
+    """Read the scope from the cluster, then the evidence of every running launcher pod in it."""
+    api = Api(scope)
+    namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
+    inv = Inventory(origin=f"cluster {api.host}")
+    with ThreadPoolExecutor(MAX_IN_FLIGHT) as pool:
+        facts = _discover(api, pool)
+        reads = plan(dict(facts.groups or {}), scope, namespace)
+        futures = [(read, pool.submit(_run_read, api, read)) for read in reads]
+        unavailable: dict[str, str] = {}
+        objects: list[Obj] = []
+        for read, future in futures:
+            try:
+                objects += future.result()
+                if not read.single:
+                    inv.listed.add(read.kind)
+            except ApiError as exc:
+                unavailable[read.resource] = str(exc)
+        inv.cluster = ClusterFacts(facts.server_version, facts.groups, unavailable)
+        add_objects(inv, objects)
+        if not scope.no_exec:
+            inv.evidence.update(collect_evidence(api, inv, pool, namespace, scope.name))
+    return inv, namespace
+
+
+def launcher_targets(inv: Inventory, namespace: str | None, name: str | None) -> list[tuple[str, str, str]]:
+    """(namespace, pod, vmi) of every running launcher pod of an in-scope VMI with DRA devices."""
+    from ..chain import link
+
+    targets = []
+    for view in link(Index(inv), namespace, name):
+        if view.pod is not None and dig(view.pod, "status", "phase") == "Running":
+            targets.append((view.namespace, meta(view.pod, "name"), view.name))
+    return targets
+
+
+def collect_evidence(
+    api: Api, inv: Inventory, pool: ThreadPoolExecutor, namespace: str | None, name: str | None
+) -> dict[tuple[str, str], PodEvidence]:
+    """Run the fixed commands in every target pod, all pods at once, bounded by the pool."""
+    targets = launcher_targets(inv, namespace, name)
+    first = {
+        t: (
+            pool.submit(api.exec, t[0], t[1], execs.FIND_METADATA),
+            pool.submit(api.exec, t[0], t[1], execs.LIST_VFIO),
+            pool.submit(api.exec, t[0], t[1], execs.dump_domain(t[0], t[2])),
+        )
+        for t in targets
+    }
+    reads = {}
+    for t, (find_f, _, _) in first.items():
+        paths = _found_paths(find_f.result())
+        if paths:
+            reads[t] = pool.submit(api.exec, t[0], t[1], execs.read_files(paths))
+    out = {}
+    for t, (find_f, vfio_f, dom_f) in first.items():
+        found = find_f.result()
+        unavailable = {}
+        files: dict[str, str] | None = None
+        if found.error or (found.code not in (0, 1) and not found.stdout):
+            unavailable["metadata"] = found.error or _failed(execs.FIND_METADATA, found)
+        else:
+            files = {}
+            if t in reads:
+                head = reads[t].result()
+                if head.error:
+                    unavailable["metadata"] = head.error
+                    files = None
+                else:
+                    files = split_head_output(head.stdout)
+        vfio = vfio_f.result()
+        vfio_listing = None
+        if vfio.error:
+            unavailable["vfio"] = vfio.error
+        elif vfio.code == 0:
+            vfio_listing = vfio.stdout
+        elif "No such file" in vfio.stderr:
+            vfio_listing = ""  # no /dev/vfio at all: no VFIO device was injected
+        else:
+            unavailable["vfio"] = _failed(execs.LIST_VFIO, vfio)
+        dom = dom_f.result()
+        domain = dom.stdout if dom.code == 0 and not dom.error else None
+        if domain is None:
+            unavailable["domain"] = dom.error or _failed(execs.dump_domain(t[0], t[2]), dom)
+        out[(t[0], t[1])] = PodEvidence(files, vfio_listing, domain, unavailable)
+    return out
+
+
+def _found_paths(result: ExecResult) -> list[str]:
+    if result.error:
+        return []
+    roots = tuple(r + "/" for r in execs.METADATA_ROOTS)
+    return sorted(
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith(roots) and line.endswith("-metadata.json") and ".." not in line
+    )
+
+
+def _failed(argv: tuple[str, ...], result: ExecResult) -> str:
+    detail = (result.stderr.strip().splitlines() or [""])[-1]
+    return f"`{' '.join(argv[:3])}` exited {result.code}{': ' + detail if detail else ''}"
