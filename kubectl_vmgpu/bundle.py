@@ -37,8 +37,10 @@ def files(inv: Inventory) -> dict[str, bytes]:
     info["unavailable"] = [{"resource": r, "reason": why} for r, why in sorted(inv.cluster.unavailable.items())]
     out["cluster-info.yaml"] = _dump(info)
     for kind_name, objs in sorted(inv.objects.items()):
-        items = sorted((_clean(o) for o in objs), key=lambda o: (
-            str(o["metadata"].get("namespace") or ""), str(o["metadata"].get("name"))))
+        items = sorted(
+            (_clean(o) for o in objs),
+            key=lambda o: (str(o["metadata"].get("namespace") or ""), str(o["metadata"].get("name"))),
+        )
         out[f"objects/{kind_name}.yaml"] = _dump({"apiVersion": "v1", "kind": "List", "items": items})
     for (ns, pod), ev in sorted(inv.evidence.items()):
         base = f"evidence/{ns}/{pod}"

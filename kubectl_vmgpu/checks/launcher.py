@@ -211,7 +211,10 @@ def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
             if chain.evidence.metadata_error and not chain.evidence.metadata_files:
                 gaps["metadata files"] = chain.evidence.metadata_error
     if gaps:
-        what = "; ".join(f"{k}: {v}" for k, v in gaps.items())
+        by_reason: dict[str, list[str]] = {}
+        for piece, reason in gaps.items():
+            by_reason.setdefault(reason, []).append(piece)
+        what = "; ".join(f"{_and(pieces)}: {reason}" for reason, pieces in by_reason.items())
         yield Hit(
             Ref("Pod", view.namespace, pod_name),
             f"not checked inside the launcher ({what})",
@@ -219,3 +222,7 @@ def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
             "use --snapshot",
             "metadata",
         )
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence
-from ..normalize import add_objects
+from ..normalize import KINDS, add_objects
 from .errors import SourceError
 
 try:  # libyaml is several times faster when the platform has it
@@ -128,8 +128,9 @@ class _Reader:
         inv = Inventory(origin=origin)
         add_objects(inv, self.objects)
         inv.cluster = _cluster_facts(self.info)
-        if self.info:
-            inv.listed = {str(k) for k in self.info[-1].get("listed") or []}
+        if self.info:  # a snapshot with cluster facts is complete, but for what it says it lacks
+            listed = self.info[-1].get("listed")
+            inv.listed = {str(k) for k in listed} if isinstance(listed, list) else set(KINDS)
         for key, ev in self.evidence.items():
             unavailable = ev.get("unavailable", {})
             inv.evidence[key] = PodEvidence(

@@ -1,0 +1,596 @@
+"""The loopback API server, checked with the official python client and a real kubectl 1.20."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # plain `pytest` without a pythonpath setting
+    sys.path.insert(0, str(ROOT))
+
+from kubectl_vmgpu import execs  # noqa: E402
+from tests.kubeapi import Fault, KubeAPIServer  # noqa: E402
+from tests.kubeapi.snapshot import load  # noqa: E402
+
+BASIC = Path(__file__).parent / "kubeapi" / "testdata" / "basic"
+# Debian's kubernetes-client (v1.20.2) as .ci/run unpacks it; not /usr/bin/kubectl, another build.
+KUBECTL = Path(os.environ.get("VMGPU_KUBECTL") or "/opt/kubernetes-client/usr/bin/kubectl")
+TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
+                "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+POD = "virt-launcher-fedora-gpu-x7k2p"
+LEGACY_POD = "virt-launcher-legacy-vm-q8w3e"
+METADATA_FILE = f"{execs.METADATA_ROOT}/resourceclaimtemplates/gpu-claim/gpu/gpu.nvidia.com-metadata.json"
+
+
+# --- fixtures and helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[KubeAPIServer]:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: KubeAPIServer) -> Iterator[KubeAPIServer]:
+    server.reset_requests()
+    yield server
+    server.faults.clear()
+    server.exec_delay = 0.0
+
+
+def make_client(srv: KubeAPIServer, tmp_path: Path) -> Any:
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg, persist_config=False)
+    return client.ApiClient(cfg)
+
+
+@pytest.fixture
+def api(srv: KubeAPIServer, tmp_path: Path) -> Any:
+    return make_client(srv, tmp_path)
+
+
+def get(api: Any, path: str, query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """Raw GET through the python client: (status, parsed JSON body or text)."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        resp = api.call_api(path, "GET", query_params=list((query or {}).items()), header_params=headers or {},
+                            auth_settings=["BearerToken"], _preload_content=False)[0]
+        status, body = resp.status, resp.data
+    except ApiException as err:
+        status, body = err.status, err.body
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode() if isinstance(body, bytes) else body
+
+
+def names(body: dict[str, Any]) -> list[str]:
+    return [item["metadata"]["name"] for item in body["items"]]
+
+
+def run_exec(api: Any, pod: str, namespace: str, argv: list[str] | tuple[str, ...],
+             container: str = "compute") -> tuple[str, str, dict[str, Any]]:
+    """Exec through kubernetes.stream / WSClient, as the tool does: (stdout, stderr, status message)."""
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    ws = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, pod, namespace, command=list(argv),
+                container=container, stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    ws.run_forever(timeout=10)
+    assert not ws.is_open(), "the server must close the socket after the status message"
+    status = yaml.safe_load(ws.peek_channel(3))
+    return ws.read_stdout(), ws.read_stderr(), status
+
+
+def exit_code(status: dict[str, Any]) -> int:
+    if status["status"] == "Success":
+        return 0
+    assert status["reason"] == "NonZeroExitCode"
+    return int(status["details"]["causes"][0]["message"])
+
+
+def kubectl_path() -> Path:
+    if KUBECTL.is_file():
+        return KUBECTL
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{KUBECTL} is missing: CI must provide Debian's kubernetes-client 1.20")
+    pytest.skip(f"{KUBECTL} not installed")
+
+
+def kubectl(srv: KubeAPIServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("KUBECONFIG", None)
+    return subprocess.run([str(kubectl_path()), "--kubeconfig", str(kubeconfig), "--cache-dir",
+                           str(tmp_path / "cache"), *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def test_snapshot_loading_flattens_lists_and_finds_evidence() -> None:
+    snap = load(BASIC)
+    kinds = sorted({o["kind"] for o in snap.objects})
+    assert kinds == ["DeviceClass", "Event", "KubeVirt", "Namespace", "Node", "Pod", "ResourceClaim",
+                     "ResourceClaimTemplate", "ResourceSlice", "VirtualMachine", "VirtualMachineInstance"]
+    nodes = [o for o in snap.objects if o["kind"] == "Node"]  # NodeList items without kind
+    assert [n["apiVersion"] for n in nodes] == ["v1", "v1"]
+    assert snap.cluster_info and snap.cluster_info["serverVersion"] == "v1.34.2"
+    assert [p.name for p in snap.evidence_roots] == ["evidence"]
+    assert snap.dumpxml[("legacy", LEGACY_POD)].name.endswith(".dumpxml.xml")
+
+
+def test_duplicates_keep_the_higher_resource_version_and_bad_files_name_themselves(tmp_path: Path) -> None:
+    old = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "resourceVersion": "9",
+                                                                  "labels": {"v": "new"}}}
+    new = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "resourceVersion": "10",
+                                                                  "labels": {"v": "newer"}}}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all([new, old, {"not": "an object"}]))
+    assert [o["metadata"]["labels"]["v"] for o in load(tmp_path).objects] == ["newer"]
+    (tmp_path / "b.json").write_text("{broken")
+    with pytest.raises(ValueError, match="b.json"):
+        load(tmp_path)
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def test_discovery_documents(api: Any) -> None:
+    assert get(api, "/version")[1]["gitVersion"] == "v1.34.2"
+    assert get(api, "/version")[1]["minor"] == "34"
+    assert get(api, "/api")[1]["versions"] == ["v1"]
+    groups = {g["name"]: g for g in get(api, "/apis")[1]["groups"]}
+    assert set(groups) == {"events.k8s.io", "kubevirt.io", "resource.k8s.io"}  # ClusterInfo is not served
+    assert [v["version"] for v in groups["resource.k8s.io"]["versions"]] == ["v1", "v1beta2"]
+    assert groups["resource.k8s.io"]["preferredVersion"]["groupVersion"] == "resource.k8s.io/v1"
+
+    kubevirt = {r["name"]: r for r in get(api, "/apis/kubevirt.io/v1")[1]["resources"]}
+    vmis = kubevirt["virtualmachineinstances"]
+    assert (vmis["kind"], vmis["namespaced"], vmis["shortNames"]) == ("VirtualMachineInstance", True, ["vmi", "vmis"])
+    assert vmis["verbs"] == ["get", "list", "watch"] and vmis["categories"] == ["all"]
+    assert {"virtualmachines", "kubevirts"} <= set(kubevirt)
+
+    dra = {r["name"]: r for r in get(api, "/apis/resource.k8s.io/v1")[1]["resources"]}
+    assert dra["resourceslices"]["namespaced"] is False and dra["deviceclasses"]["namespaced"] is False
+    assert dra["resourceclaims"]["namespaced"] is True and "resourceclaimtemplates" in dra
+
+    core = {r["name"]: r for r in get(api, "/api/v1")[1]["resources"]}
+    assert core["pods"]["shortNames"] == ["po"] and core["events"]["shortNames"] == ["ev"]
+    assert core["pods/exec"]["verbs"] == ["create", "get"]
+    assert get(api, "/apis/events.k8s.io/v1")[1]["resources"][0]["name"] == "events"
+    assert get(api, "/openapi/v2")[0] == 404
+
+
+def test_discovery_inferred_without_cluster_info(tmp_path: Path) -> None:
+    vmi = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+           "metadata": {"name": "vm", "namespace": "ns"}}
+    claim = {"apiVersion": "resource.k8s.io/v1beta1", "kind": "ResourceClaim",
+             "metadata": {"name": "c", "namespace": "ns"}}
+    with KubeAPIServer(objects=[vmi]) as srv:
+        api = make_client(srv, tmp_path)
+        assert get(api, "/version")[1]["gitVersion"] == "v1.34.2"
+        assert {g["name"] for g in get(api, "/apis")[1]["groups"]} == {"events.k8s.io", "kubevirt.io"}
+        assert get(api, "/apis/resource.k8s.io/v1/resourceslices") == (404, "404 page not found\n")
+    with KubeAPIServer(objects=[claim], cluster_info={"serverVersion": "v1.32.1"}) as srv:
+        api = make_client(srv, tmp_path)
+        assert get(api, "/version")[1]["gitVersion"] == "v1.32.1"
+        groups = {g["name"]: g for g in get(api, "/apis")[1]["groups"]}
+        assert groups["resource.k8s.io"]["preferredVersion"]["version"] == "v1beta1"
+        assert names(get(api, "/apis/resource.k8s.io/v1beta1/resourceclaims")[1]) == ["c"]
+
+
+# --- lists, objects, selectors, paging ----------------------------------------------------------
+
+
+def test_lists_namespaced_and_cluster_wide(api: Any, srv: KubeAPIServer) -> None:
+    status, body = get(api, "/api/v1/namespaces/vms/pods")
+    assert status == 200 and body["kind"] == "PodList" and body["apiVersion"] == "v1"
+    assert names(body) == [POD, "virt-launcher-fedora-pending-b9d2f"]
+    assert body["metadata"]["resourceVersion"].isdigit()
+    assert names(get(api, "/api/v1/pods")[1]) == [LEGACY_POD, POD, "virt-launcher-fedora-pending-b9d2f"]
+    vmis = get(api, "/apis/kubevirt.io/v1/virtualmachineinstances")[1]
+    assert vmis["kind"] == "VirtualMachineInstanceList"
+    assert {(i["apiVersion"], i["kind"]) for i in vmis["items"]} == {("kubevirt.io/v1", "VirtualMachineInstance")}
+    assert names(get(api, "/apis/resource.k8s.io/v1/deviceclasses")[1]) == ["gpu.nvidia.com", "vfio.gpu.nvidia.com"]
+    assert names(get(api, "/apis/kubevirt.io/v1/namespaces/nowhere/virtualmachineinstances")[1]) == []
+    assert [r.method for r in srv.requests] == ["GET"] * 5
+
+
+def test_served_versions_share_objects_without_conversion(api: Any) -> None:
+    body = get(api, "/apis/resource.k8s.io/v1beta2/resourceslices")[1]
+    assert body["apiVersion"] == "resource.k8s.io/v1beta2"
+    assert {i["apiVersion"] for i in body["items"]} == {"resource.k8s.io/v1beta2"}
+    assert get(api, "/apis/resource.k8s.io/v1beta1/resourceslices")[0] == 404  # not served here
+
+
+def test_get_object_and_not_found(api: Any) -> None:
+    status, vmi = get(api, "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances/fedora-gpu")
+    assert status == 200 and vmi["status"]["nodeName"] == "gpu-node-1"
+    status, slice_ = get(api, "/apis/resource.k8s.io/v1/resourceslices/gpu-node-2-gpu.nvidia.com-p2k8d")
+    assert status == 200 and slice_["spec"]["driver"] == "gpu.nvidia.com"
+    status, body = get(api, "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances/nope")
+    assert status == 404
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": 'virtualmachineinstances.kubevirt.io "nope" not found', "reason": "NotFound",
+                    "details": {"name": "nope", "group": "kubevirt.io", "kind": "virtualmachineinstances"},
+                    "code": 404}
+    assert get(api, "/api/v1/namespaces/vms/pods/nope")[1]["message"] == 'pods "nope" not found'
+    assert get(api, "/api/v1/namespaces/vms")[1]["kind"] == "Namespace"
+    assert get(api, "/apis/kubevirt.io/v1/nothings")[1]["reason"] == "NotFound"
+    assert get(api, "/apis/resource.k8s.io/v1/namespaces/vms/resourceslices")[0] == 404  # cluster-scoped
+    assert get(api, "/apis/example.com/v1/things") == (404, "404 page not found\n")
+
+
+@pytest.mark.parametrize(("selector", "expected"), [
+    ("kubevirt.io=virt-launcher", [LEGACY_POD, POD, "virt-launcher-fedora-pending-b9d2f"]),
+    ("kubevirt.io/domain==fedora-gpu", [POD]),
+    ("kubevirt.io/domain!=fedora-gpu", [LEGACY_POD, "virt-launcher-fedora-pending-b9d2f"]),
+    ("kubevirt.io/domain in (fedora-gpu, fedora-pending)", [POD, "virt-launcher-fedora-pending-b9d2f"]),
+    ("kubevirt.io/domain notin (fedora-gpu)", [LEGACY_POD, "virt-launcher-fedora-pending-b9d2f"]),
+    ("kubevirt.io/domain", [POD, "virt-launcher-fedora-pending-b9d2f"]),
+    ("kubevirt.io=virt-launcher,!kubevirt.io/domain", [LEGACY_POD]),
+])
+def test_label_selectors(api: Any, selector: str, expected: list[str]) -> None:
+    assert names(get(api, "/api/v1/pods", {"labelSelector": selector})[1]) == expected
+
+
+@pytest.mark.parametrize(("path", "selector", "expected"), [
+    ("/apis/resource.k8s.io/v1/resourceslices", "spec.nodeName=gpu-node-2",
+     ["gpu-node-2-gpu.nvidia.com-p2k8d", "gpu-node-2-net.example.com-abcde"]),
+    ("/apis/resource.k8s.io/v1/resourceslices", "spec.driver==gpu.nvidia.com,spec.nodeName!=gpu-node-1",
+     ["gpu-node-2-gpu.nvidia.com-p2k8d"]),
+    ("/api/v1/pods", "status.phase=Running", [LEGACY_POD, POD]),
+    ("/api/v1/pods", "spec.nodeName=gpu-node-1", [POD]),
+    ("/api/v1/namespaces/vms/pods", "metadata.name=" + POD, [POD]),
+    ("/api/v1/events", "involvedObject.kind=Pod,involvedObject.name=virt-launcher-fedora-pending-b9d2f",
+     ["virt-launcher-fedora-pending-b9d2f.187b1c2d3e4f5a6b"]),
+    # core and events.k8s.io events are one store: both APIs see both events
+    ("/apis/events.k8s.io/v1/namespaces/vms/events", "regarding.kind=VirtualMachineInstance",
+     ["fedora-gpu.187b1a0b0c0d0e0f"]),
+    ("/api/v1/events", "involvedObject.name=fedora-gpu", ["fedora-gpu.187b1a0b0c0d0e0f"]),
+    ("/apis/kubevirt.io/v1/virtualmachineinstances", "metadata.namespace=legacy", ["legacy-vm"]),
+])
+def test_field_selectors(api: Any, path: str, selector: str, expected: list[str]) -> None:
+    assert names(get(api, path, {"fieldSelector": selector})[1]) == expected
+
+
+def test_unsupported_selectors_answer_bad_request(api: Any) -> None:
+    status, body = get(api, "/api/v1/pods", {"fieldSelector": "spec.foo=1"})
+    assert (status, body["reason"], body["message"]) == (400, "BadRequest", "field label not supported: spec.foo")
+    body = get(api, "/apis/kubevirt.io/v1/virtualmachineinstances", {"fieldSelector": "status.phase=Running"})[1]
+    assert body["message"] == '"status.phase" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    assert get(api, "/api/v1/pods", {"labelSelector": "a in b"})[0] == 400
+
+
+def test_chunking_with_limit_and_continue(api: Any) -> None:
+    path, seen, remaining = "/apis/resource.k8s.io/v1/resourceslices", [], []
+    query: dict[str, Any] = {"limit": 1}
+    while True:
+        body = get(api, path, query)[1]
+        seen += names(body)
+        remaining.append(body["metadata"].get("remainingItemCount"))
+        if not body["metadata"].get("continue"):
+            break
+        query = {"limit": 1, "continue": body["metadata"]["continue"]}
+    assert seen == names(get(api, path)[1]) and len(seen) == 3
+    assert remaining == [2, 1, None]
+    filtered = get(api, path, {"limit": 1, "fieldSelector": "spec.nodeName=gpu-node-2"})[1]
+    assert names(filtered) == ["gpu-node-2-gpu.nvidia.com-p2k8d"] and filtered["metadata"]["continue"]
+    assert "remainingItemCount" not in filtered["metadata"]  # upstream cannot count a filtered rest
+    assert get(api, path, {"continue": "not-a-token"})[0] == 400
+
+
+def test_table_for_kubectl(api: Any) -> None:
+    status, table = get(api, "/apis/kubevirt.io/v1/virtualmachineinstances", headers={"Accept": TABLE_ACCEPT})
+    assert status == 200 and (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    columns = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert columns == ["Name", "Age", "Phase", "IP", "NodeName", "Ready"]
+    row = table["rows"][1]
+    assert row["cells"][0] == "fedora-gpu" and row["cells"][2:5] == ["Running", "10.244.1.23", "gpu-node-1"]
+    assert row["object"]["kind"] == "PartialObjectMetadata" and row["object"]["metadata"]["namespace"] == "vms"
+    claims = get(api, "/apis/resource.k8s.io/v1/resourceclaims", {"includeObject": "Object"},
+                 headers={"Accept": TABLE_ACCEPT})[1]
+    assert [r["cells"][:2] for r in claims["rows"]] == [["legacy-gpu", "pending"],
+                                                         ["virt-launcher-fedora-gpu-x7k2p-gpu-claim-m4q9z",
+                                                          "allocated,reserved"]]
+    assert claims["rows"][0]["object"]["kind"] == "ResourceClaim"
+    slices = get(api, "/apis/resource.k8s.io/v1/resourceslices", headers={"Accept": TABLE_ACCEPT})[1]
+    assert [c["name"] for c in slices["columnDefinitions"]] == ["Name", "Node", "Driver", "Pool", "Age"]
+
+
+# --- read-only, errors and faults -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_writes_answer_405_and_are_recorded(srv: KubeAPIServer, method: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request(method, "/api/v1/namespaces/vms/pods/" + POD, body=b"{}",
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    assert (resp.status, body["reason"], body["code"]) == (405, "MethodNotAllowed", 405)
+    assert [(r.method, r.status) for r in srv.requests] == [(method, 405)]
+
+
+def test_watch_is_refused(api: Any) -> None:
+    assert get(api, "/api/v1/pods", {"watch": "true"})[0] == 405
+
+
+def test_forbidden_fault_reads_like_rbac(api: Any, srv: KubeAPIServer) -> None:
+    srv.faults["resourceslices"] = Fault(status=403)
+    srv.faults["resourceclaims.resource.k8s.io"] = Fault(status=403)
+    status, body = get(api, "/apis/resource.k8s.io/v1/resourceslices")
+    assert (status, body["reason"]) == (403, "Forbidden")
+    assert body["message"] == (
+        'resourceslices.resource.k8s.io is forbidden: User "system:serviceaccount:default:test" '
+        'cannot list resource "resourceslices" in API group "resource.k8s.io" at the cluster scope')
+    body = get(api, "/apis/resource.k8s.io/v1/namespaces/vms/resourceclaims/x")[1]
+    assert body["message"].endswith('cannot get resource "resourceclaims" in API group "resource.k8s.io" '
+                                    'in the namespace "vms"')
+    assert body["message"].startswith('resourceclaims.resource.k8s.io "x" is forbidden')
+    assert [r.faulted for r in srv.requests] == [True, True]
+
+
+def test_cluster_info_unavailable_resources_are_forbidden(tmp_path: Path) -> None:
+    reason = 'resourceslices.resource.k8s.io is forbidden: User "alice" cannot list resource "resourceslices"'
+    info = {"apiVersion": "vmgpu.kubevirt.io/v1alpha1", "kind": "ClusterInfo",
+            "groups": {"resource.k8s.io": ["v1"]},
+            "unavailable": [{"resource": "resourceslices.resource.k8s.io", "reason": reason}]}
+    with KubeAPIServer(objects=[info]) as srv:
+        api = make_client(srv, tmp_path)
+        assert get(api, "/apis/resource.k8s.io/v1/resourceslices")[1]["message"] == reason
+        assert get(api, "/apis/resource.k8s.io/v1/deviceclasses")[0] == 200
+
+
+def test_faults_status_latency_times_and_retry_after(api: Any, srv: KubeAPIServer) -> None:
+    srv.faults["/version"] = Fault(status=500)
+    assert get(api, "/version")[1]["reason"] == "InternalError"
+    srv.faults["virtualmachineinstances"] = Fault(status=404, times=1)
+    body = get(api, "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances/fedora-gpu")[1]
+    assert body["message"] == 'virtualmachineinstances.kubevirt.io "fedora-gpu" not found'
+    assert get(api, "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances/fedora-gpu")[0] == 200
+    srv.faults["/api/v1/nodes"] = Fault(status=429, retry_after=7)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("GET", "/api/v1/nodes")
+    resp = conn.getresponse()
+    assert (resp.status, resp.getheader("Retry-After")) == (429, "7")
+    assert json.loads(resp.read())["details"]["retryAfterSeconds"] == 7
+    srv.faults["*"] = Fault(latency=0.3)
+    start = time.monotonic()
+    assert get(api, "/api/v1/namespaces")[0] == 200
+    assert time.monotonic() - start >= 0.3
+
+
+def test_gone_only_on_continue_and_reset_mid_body(api: Any, srv: KubeAPIServer) -> None:
+    path = "/apis/resource.k8s.io/v1/resourceslices"
+    srv.faults["resourceslices"] = Fault(status=410)
+    first = get(api, path, {"limit": 1})
+    assert first[0] == 200
+    status, body = get(api, path, {"limit": 1, "continue": first[1]["metadata"]["continue"]})
+    assert (status, body["reason"]) == (410, "Expired")
+    srv.faults["resourceslices"] = Fault(reset=True)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+        resp.read()
+
+
+def test_tls_and_bearer_token(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC, tls=True, token="s3cret") as srv:
+        assert srv.url.startswith("https://127.0.0.1:")
+        config = yaml.safe_load(srv.write_kubeconfig(tmp_path / "kc", context="ctx", namespace="vms").read_text())
+        assert config["current-context"] == "ctx" and config["contexts"][0]["context"]["namespace"] == "vms"
+        assert config["clusters"][0]["cluster"]["certificate-authority-data"]
+        api = make_client(srv, tmp_path)
+        assert names(get(api, "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances")[1]) == [
+            "fedora-gpu", "fedora-pending"]
+        assert srv.requests[-1].headers["Authorization"] == "Bearer s3cret"
+        ctx = ssl.create_default_context(cadata=(srv.ca_pem or b"").decode())
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(srv.url + "/api/v1/pods", context=ctx, timeout=10)
+        assert err.value.code == 401 and json.loads(err.value.read())["reason"] == "Unauthorized"
+        stdout, _, status = run_exec(api, POD, "vms", execs.LIST_VFIO)
+        assert exit_code(status) == 0 and "vfio" in stdout
+
+
+def test_tls_without_cryptography_uses_openssl(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.kubeapi import tls
+
+    def missing() -> tuple[bytes, bytes]:
+        raise ImportError("cryptography")
+
+    monkeypatch.setattr(tls, "_with_cryptography", missing)
+    with KubeAPIServer(tls=True) as srv:
+        assert get(make_client(srv, tmp_path), "/version")[0] == 200
+
+
+def test_list_items_without_kind_like_the_real_api(api: Any, srv: KubeAPIServer) -> None:
+    srv.omit_builtin_item_kinds = True
+    try:
+        assert "kind" not in get(api, "/api/v1/pods")[1]["items"][0]
+        assert "kind" in get(api, "/apis/kubevirt.io/v1/virtualmachineinstances")[1]["items"][0]  # CRDs keep it
+    finally:
+        srv.omit_builtin_item_kinds = False
+
+
+# --- exec -------------------------------------------------------------------------------------
+
+
+def test_exec_find_metadata(api: Any, srv: KubeAPIServer) -> None:
+    stdout, stderr, status = run_exec(api, POD, "vms", execs.FIND_METADATA)
+    assert stdout == METADATA_FILE + "\n"
+    assert stderr == f"find: '{execs.OLD_METADATA_ROOT}': No such file or directory\n"
+    assert exit_code(status) == 1
+    assert status["message"].startswith("command terminated with non-zero exit code: ")
+    exec_request = srv.requests[-1]
+    assert exec_request.is_exec and exec_request.websocket and exec_request.status == 101
+    assert exec_request.command == list(execs.FIND_METADATA) and exec_request.exit_code == 1
+    assert exec_request.param("container") == "compute"
+
+
+def test_exec_head_prints_gnu_headers(api: Any) -> None:
+    other = f"{execs.OLD_METADATA_ROOT}/x/y/gpu.nvidia.com-metadata.json"
+    stdout, stderr, status = run_exec(api, POD, "vms", execs.read_files([METADATA_FILE, other, METADATA_FILE]))
+    content = (BASIC / "evidence/vms" / POD / "files" / METADATA_FILE.lstrip("/")).read_text()
+    assert stdout == f"==> {METADATA_FILE} <==\n{content}\n==> {METADATA_FILE} <==\n{content}"
+    assert stderr == f"head: cannot open '{other}' for reading: No such file or directory\n"
+    assert exit_code(status) == 1
+    stdout, _, status = run_exec(api, POD, "vms", ("head", "-v", "-c", "10", "--", METADATA_FILE))
+    assert stdout == f"==> {METADATA_FILE} <==\n{content[:10]}" and exit_code(status) == 0
+
+
+def test_exec_vfio_and_domain(api: Any) -> None:
+    stdout, stderr, status = run_exec(api, POD, "vms", execs.LIST_VFIO)
+    assert stdout == (BASIC / "evidence/vms" / POD / "dev-vfio.txt").read_text() and stderr == ""
+    assert status == {"metadata": {}, "status": "Success"}
+    stdout, _, status = run_exec(api, POD, "vms", execs.dump_domain("vms", "fedora-gpu"))
+    assert "<alias name='ua-dra-gpu-gpu1'/>" in stdout and exit_code(status) == 0
+    stdout, stderr, status = run_exec(api, POD, "vms", execs.dump_domain("vms", "other"))
+    assert (stdout, stderr, exit_code(status)) == ("", "error: failed to get domain 'vms_other'\n", 1)
+
+
+def test_exec_unavailable_evidence_and_must_gather(api: Any) -> None:
+    stdout, stderr, status = run_exec(api, LEGACY_POD, "legacy", execs.LIST_VFIO)
+    assert (stdout, stderr, exit_code(status)) == ("", "ls: cannot open directory '/dev/vfio': Permission denied\n", 1)
+    stdout, _, status = run_exec(api, LEGACY_POD, "legacy", execs.dump_domain("legacy", "legacy-vm"))
+    assert "<name>legacy_legacy-vm</name>" in stdout and exit_code(status) == 0  # from must-gather
+    stdout, _, _ = run_exec(api, LEGACY_POD, "legacy", execs.FIND_METADATA)
+    assert stdout == f"{execs.OLD_METADATA_ROOT}/legacy-gpu/gpu/gpu.nvidia.com-metadata.json\n"
+
+
+def test_exec_without_evidence_and_missing_binary(tmp_path: Path) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"},
+           "spec": {"nodeName": "n", "containers": [{"name": "compute"}]}, "status": {"phase": "Running"}}
+    with KubeAPIServer(objects=[pod]) as srv:
+        api = make_client(srv, tmp_path)
+        stdout, stderr, status = run_exec(api, "p", "ns", execs.LIST_VFIO)
+        assert (stderr, exit_code(status)) == ("ls: cannot access '/dev/vfio': No such file or directory\n", 2)
+        stdout, stderr, status = run_exec(api, "p", "ns", execs.FIND_METADATA)
+        assert stdout == "" and stderr.count("No such file or directory") == 2 and exit_code(status) == 1
+        _, stderr, status = run_exec(api, "p", "ns", execs.dump_domain("ns", "vm"))
+        assert (stderr, exit_code(status)) == ("error: failed to get domain 'ns_vm'\n", 1)
+        _, _, status = run_exec(api, "p", "ns", ["nvidia-smi"])
+        # containerd: the runtime cannot start it; kubelet sends InternalError, no exit code
+        assert (status["status"], status["reason"], status["code"]) == ("Failure", "InternalError", 500)
+        assert 'exec: "nvidia-smi": executable file not found in $PATH' in status["message"]
+        assert srv.requests[-1].exit_code is None
+
+
+def test_exec_refused_before_upgrade(api: Any, srv: KubeAPIServer, tmp_path: Path) -> None:
+    from kubernetes.client.rest import ApiException
+
+    def refused(client: Any, pod: str, namespace: str = "vms", container: str = "compute") -> str:
+        """The handshake failure as the client reports it (status line and body, JSON-escaped)."""
+        with pytest.raises(ApiException) as err:
+            run_exec(client, pod, namespace, execs.LIST_VFIO, container)
+        return str(err.value.reason)
+
+    assert "Handshake status 404" in refused(api, "nope")
+    assert "does not have a host assigned" in refused(api, "virt-launcher-fedora-pending-b9d2f")
+    assert "container gpu is not valid for pod" in refused(api, POD, container="gpu")
+    srv.faults["pods/exec"] = Fault(status=403)
+    assert 'cannot get resource \\"pods/exec\\" in API group \\"\\" in the namespace \\"vms\\"' in refused(api, POD)
+    assert all(r.is_exec and r.status in (400, 403, 404) for r in srv.requests)
+    del srv.faults["pods/exec"]
+
+    scheduled = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"},
+                 "spec": {"nodeName": "n", "containers": [{"name": "compute"}]},
+                 "status": {"phase": "Pending", "containerStatuses": [
+                     {"name": "compute", "state": {"waiting": {"reason": "ContainerCreating"}}}]}}
+    with KubeAPIServer(objects=[scheduled]) as other:
+        message = refused(make_client(other, tmp_path), "p", "ns")
+        assert 'unable to upgrade connection: container not found (\\"compute\\")' in message
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("GET", f"/api/v1/namespaces/vms/pods/{POD}/exec?command=ls&container=compute")
+    resp = conn.getresponse()
+    assert (resp.status, json.loads(resp.read())["message"]) == (400, "Upgrade request required")
+
+
+def test_exec_v5_handshake_and_frames(srv: KubeAPIServer) -> None:
+    import websocket  # websocket-client, the library under kubernetes.stream
+
+    url = (srv.url.replace("http", "ws", 1) + f"/api/v1/namespaces/vms/pods/{POD}/exec?"
+           "command=ls&command=-l&command=/dev/vfio&container=compute&stdout=true&stderr=true")
+    conn = websocket.create_connection(url, subprotocols=["v5.channel.k8s.io", "v4.channel.k8s.io"], timeout=10)
+    assert conn.getsubprotocol() == "v5.channel.k8s.io"
+    frames = []
+    while True:
+        opcode, data = conn.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            break
+        assert opcode == websocket.ABNF.OPCODE_BINARY
+        frames.append(data)
+    conn.close()
+    assert frames[0] == b"\x01"  # the empty "connected" message on stdout
+    assert frames[1].startswith(b"\x01total 0")
+    assert json.loads(frames[-1][1:]) == {"metadata": {}, "status": "Success"}
+    assert srv.requests[-1].headers["Sec-WebSocket-Protocol"] == "v5.channel.k8s.io,v4.channel.k8s.io"
+
+
+def test_exec_delay_holds_the_output(api: Any, srv: KubeAPIServer) -> None:
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    srv.exec_delay = 0.5
+    ws = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, POD, "vms", command=list(execs.LIST_VFIO),
+                container="compute", stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    ws.run_forever(timeout=0.1)
+    assert ws.is_open() and ws.read_stdout() == ""
+    ws.run_forever(timeout=10)
+    assert ws.returncode == 0
+
+
+# --- kubectl 1.20 ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["get", "vmis", "-A"], ["NAMESPACE", "NODENAME", "fedora-gpu", "legacy-vm", "10.244.1.23"]),
+    (["get", "resourceclaims", "-n", "vms", "-o", "yaml"],
+     ["kind: ResourceClaim", "name: virt-launcher-fedora-gpu-x7k2p-gpu-claim-m4q9z", "device: gpu-vfio-1"]),
+    (["get", "resourceslices"], ["DRIVER", "POOL", "gpu-node-1-gpu.nvidia.com-wq7hx", "net.example.com"]),
+    (["get", "deviceclasses"], ["vfio.gpu.nvidia.com", "gpu.nvidia.com"]),
+    (["get", "resourceclaims", "-A"], ["allocated,reserved", "pending"]),
+    (["get", "pods", "-n", "vms", "-o", "json"], ['"kind": "Pod"', POD]),
+    (["get", "vmi", "fedora-gpu", "-n", "vms"], ["Running", "gpu-node-1"]),
+])
+def test_kubectl_get(srv: KubeAPIServer, tmp_path: Path, args: list[str], expected: list[str]) -> None:
+    result = kubectl(srv, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    for text in expected:
+        assert text in result.stdout
+    assert {r.method for r in srv.requests} == {"GET"}
+
+
+def test_kubectl_errors_and_tls(tmp_path: Path, srv: KubeAPIServer) -> None:
+    result = kubectl(srv, tmp_path, "get", "vmi", "nope", "-n", "vms")
+    assert result.returncode == 1
+    assert 'Error from server (NotFound): virtualmachineinstances.kubevirt.io "nope" not found' in result.stderr
+    srv.faults["resourceslices"] = Fault(status=403)
+    result = kubectl(srv, tmp_path, "get", "resourceslices")
+    assert result.returncode == 1 and "Error from server (Forbidden)" in result.stderr
+    with KubeAPIServer.from_snapshot(BASIC, tls=True, token="s3cret") as secure:
+        result = kubectl(secure, tmp_path, "get", "vmis", "-A")
+        assert result.returncode == 0, result.stderr
+        assert "fedora-gpu" in result.stdout

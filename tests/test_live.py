@@ -1,0 +1,151 @@
+"""Live mode through the loopback API server: same report as the snapshot, read-only, faults, kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubectl_vmgpu import execs
+from tests.helpers import REPO, SCENARIOS, cli, exe, kubectl_path, scenario_dirs
+from tests.kubeapi import Fault, KubeAPIServer
+
+BASIC = REPO / "tests" / "kubeapi" / "testdata" / "basic"
+NAMES = [p.name for p in scenario_dirs()]
+
+
+def _doc(out: str) -> dict[str, Any]:
+    doc = json.loads(out)
+    doc.pop("source")
+    return doc
+
+
+def allowed_exec(argv: list[str]) -> bool:
+    """Exactly the documented argument vectors, nothing built from a shell."""
+    if tuple(argv) in (execs.FIND_METADATA, execs.LIST_VFIO):
+        return True
+    if argv[:5] == ["head", "-v", "-c", str(execs.MAX_FILE_BYTES), "--"]:
+        return all(p.startswith(tuple(r + "/" for r in execs.METADATA_ROOTS)) and ".." not in p for p in argv[5:])
+    return len(argv) == 4 and argv[:3] == ["virsh", "-r", "dumpxml"] and "_" in argv[3]
+
+
+def assert_read_only(srv: KubeAPIServer) -> None:
+    assert srv.requests, "no request was made"
+    for req in srv.requests:
+        assert req.method == "GET", f"{req.method} {req.path}"
+        if req.is_exec:
+            assert allowed_exec(req.command), req.command
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_live_and_collect_equal_snapshot(name: str, tmp_path: Path) -> None:
+    snapshot = SCENARIOS / name / "snapshot"
+    expected = cli("doctor", "-A", "-o", "json", "--snapshot", str(snapshot))
+    with KubeAPIServer.from_snapshot(snapshot) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        live = cli("doctor", "-A", "-o", "json", "--kubeconfig", kc)
+        assert live.code == expected.code, live.err
+        assert _doc(live.out) == _doc(expected.out)
+        bundle = tmp_path / "bundle.tar.gz"
+        collected = cli("collect", "-A", "-o", str(bundle), "--kubeconfig", kc)
+        assert collected.code == 0, collected.err
+        assert_read_only(srv)
+    again = cli("doctor", "-A", "-o", "json", "--snapshot", str(bundle))
+    assert _doc(again.out) == _doc(expected.out)
+
+
+def test_every_command_is_read_only(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        for args in (["describe", "-A"], ["doctor", "-A"], ["describe", "fedora-gpu", "-n", "vms"],
+                     ["doctor", "-n", "vms", "-o", "yaml"], ["collect", "-A", "-o", str(tmp_path / "b.tar.gz")]):
+            run = cli(*args, "--kubeconfig", kc)
+            assert run.code in (0, 1), run.err
+        assert any(r.is_exec for r in srv.requests)
+        assert_read_only(srv)
+
+
+def test_no_exec_makes_no_exec_and_reports_the_gap(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        run = cli("doctor", "-n", "vms", "--no-exec", "-o", "json", "--kubeconfig", kc)
+        assert not any(r.is_exec for r in srv.requests)
+    fired = [f for v in json.loads(run.out)["vmis"] for f in v["findings"]]
+    assert any(f["name"] == "evidence-unavailable" and "--no-exec" in f["message"] for f in fired)
+
+
+def test_forbidden_slices_and_exec_still_report_the_rest(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        open_run = cli("doctor", "-A", "-o", "json", "--kubeconfig", kc)
+        srv.faults["resourceslices"] = Fault(status=403)
+        srv.faults["pods/exec"] = Fault(status=403)
+        run = cli("doctor", "-A", "-o", "json", "--kubeconfig", kc)
+    assert run.code in (0, 1) and "Traceback" not in run.err
+    doc, before = json.loads(run.out), json.loads(open_run.out)
+    assert [v["name"] for v in doc["vmis"]] == [v["name"] for v in before["vmis"]]
+    running = {v["name"] for v in before["vmis"] if v["launcherPod"] and "Pending" not in json.dumps(v["gpus"])}
+    gaps = [f for v in doc["vmis"] for f in v["findings"]
+            if f["name"] == "evidence-unavailable" and f["vmi"]["name"] in running]
+    assert gaps and all("metadata files, /dev/vfio and domain XML: pods/exec forbidden" in f["message"] for f in gaps)
+    for vmi in doc["vmis"]:
+        for gpu in vmi["gpus"]:
+            assert gpu["links"]["device"]["status"] != "ok"
+            assert not any(f["name"] in ("device-not-published", "driver-not-publishing") for f in gpu["findings"])
+
+
+def test_tls_token_and_kubeconfig_merge(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC, tls=True, token="s3cret") as srv:
+        good = srv.write_kubeconfig(tmp_path / "good", context="lab", namespace="vms")
+        other = tmp_path / "other"
+        other.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
+                                         "contexts": [{"name": "nowhere", "context": {"cluster": "x", "user": "x"}}],
+                                         "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}],
+                                         "users": [{"name": "x", "user": {}}]}))
+        # the first file's current-context wins, as in kubectl; its namespace is the default scope
+        run = cli("describe", "-o", "json", env={"KUBECONFIG": f"{good}{os.pathsep}{other}"})
+        assert run.code == 0, run.err
+        assert {v["namespace"] for v in json.loads(run.out)["vmis"]} == {"vms"}
+        bad = yaml.safe_load(good.read_text())
+        bad["users"][0]["user"]["token"] = "expired"
+        (tmp_path / "bad").write_text(yaml.safe_dump(bad))
+        run = exe("doctor", "--kubeconfig", str(tmp_path / "bad"))
+        assert run.code == 3 and "Unauthorized" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_unreachable_server_and_bad_context_exit_3(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = srv.write_kubeconfig(tmp_path / "kubeconfig")
+    run = exe("doctor", "-A", "--kubeconfig", str(kc), "--request-timeout", "2s")
+    assert run.code == 3 and "cannot reach the API server" in run.err
+    assert "Traceback" not in run.err and len(run.err.strip().splitlines()) == 1
+    run = exe("doctor", "--kubeconfig", str(kc), "--context", "missing")
+    assert run.code == 3 and 'context "missing" does not exist' in run.err
+
+
+def test_real_kubectl_reads_the_server_and_runs_the_plugin(tmp_path: Path) -> None:
+    kubectl = kubectl_path()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    plugin = bindir / "kubectl-vmgpu"
+    plugin.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m kubectl_vmgpu \"$@\"\n")
+    plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        base = [kubectl, "--kubeconfig", kc, "--cache-dir", str(tmp_path / "cache")]
+        for resource in ("vmis", "resourceclaims", "resourceslices", "deviceclasses"):
+            got = subprocess.run([*base, "get", resource, "-A"], capture_output=True, text=True, env=env)
+            assert got.returncode == 0 and "NAME" in got.stdout, got.stderr
+        # kubectl refuses flags before a plugin name: they go after it, as users type them
+        plugin_run = subprocess.run([kubectl, "vmgpu", "doctor", "-A", "--kubeconfig", kc],
+                                    capture_output=True, text=True, env=env)
+    assert plugin_run.returncode in (0, 1), plugin_run.stderr
+    assert "Summary:" in plugin_run.stdout
