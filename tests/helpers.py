@@ -42,7 +42,11 @@ def exe(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> 
     """The real executable path: `python -m kubectl_vmgpu` in a child process."""
     proc = subprocess.run(
         [sys.executable, "-m", "kubectl_vmgpu", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 

@@ -12,8 +12,19 @@ V1ALPHA1 = {
     "kind": "DeviceMetadata",
     "apiVersion": "metadata.resource.k8s.io/v1alpha1",
     "metadata": {"name": "c", "namespace": "ns", "uid": "u", "generation": 1},
-    "requests": [{"name": "gpu", "devices": [{"driver": "gpu.nvidia.com", "pool": "n1", "name": "gpu-vfio-0",
-                  "attributes": {"resource.kubernetes.io/pciBusID": {"string": "0000:4a:00.0"}}}]}],
+    "requests": [
+        {
+            "name": "gpu",
+            "devices": [
+                {
+                    "driver": "gpu.nvidia.com",
+                    "pool": "n1",
+                    "name": "gpu-vfio-0",
+                    "attributes": {"resource.kubernetes.io/pciBusID": {"string": "0000:4a:00.0"}},
+                }
+            ],
+        }
+    ],
 }
 
 
@@ -45,7 +56,9 @@ def test_mdev_uuid_is_read() -> None:
 
 
 def test_vfio_listing() -> None:
-    text = "total 0\ncrw------- 1 root root 235,   0 Nov 27 10:12 66\ncrw-rw-rw- 1 root root  10, 196 Nov 27 10:12 vfio\n"
+    text = (
+        "total 0\ncrw------- 1 root root 235,   0 Nov 27 10:12 66\ncrw-rw-rw- 1 root root  10, 196 Nov 27 10:12 vfio\n"
+    )
     assert ev.parse_vfio_listing(text) == ("66", "vfio")
     assert ev.parse_vfio_listing("total 0\n") == ()
 
@@ -76,5 +89,5 @@ def test_domain_with_entities_is_refused() -> None:
 
 
 def test_head_output_split() -> None:
-    text = "==> /a/x-metadata.json <==\n{\"a\": 1}\n\n==> /b/y-metadata.json <==\n{\"b\": 2}"
+    text = '==> /a/x-metadata.json <==\n{"a": 1}\n\n==> /b/y-metadata.json <==\n{"b": 2}'
     assert ev.split_head_output(text) == {"/a/x-metadata.json": '{"a": 1}\n', "/b/y-metadata.json": '{"b": 2}'}

@@ -16,7 +16,8 @@ def _write(path: Path, current: str | None, name: str, server: str, ns: str | No
     if ns:
         ctx["namespace"] = ns
     doc = {
-        "apiVersion": "v1", "kind": "Config",
+        "apiVersion": "v1",
+        "kind": "Config",
         "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority": "ca.crt"}}],
         "users": [{"name": name, "user": {"token": "t"}}],
         "contexts": [{"name": name, "context": ctx}],

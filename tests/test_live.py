@@ -64,8 +64,13 @@ def test_live_and_collect_equal_snapshot(name: str, tmp_path: Path) -> None:
 def test_every_command_is_read_only(tmp_path: Path) -> None:
     with KubeAPIServer.from_snapshot(BASIC) as srv:
         kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
-        for args in (["describe", "-A"], ["doctor", "-A"], ["describe", "fedora-gpu", "-n", "vms"],
-                     ["doctor", "-n", "vms", "-o", "yaml"], ["collect", "-A", "-o", str(tmp_path / "b.tar.gz")]):
+        for args in (
+            ["describe", "-A"],
+            ["doctor", "-A"],
+            ["describe", "fedora-gpu", "-n", "vms"],
+            ["doctor", "-n", "vms", "-o", "yaml"],
+            ["collect", "-A", "-o", str(tmp_path / "b.tar.gz")],
+        ):
             run = cli(*args, "--kubeconfig", kc)
             assert run.code in (0, 1), run.err
         assert any(r.is_exec for r in srv.requests)
@@ -92,8 +97,12 @@ def test_forbidden_slices_and_exec_still_report_the_rest(tmp_path: Path) -> None
     doc, before = json.loads(run.out), json.loads(open_run.out)
     assert [v["name"] for v in doc["vmis"]] == [v["name"] for v in before["vmis"]]
     running = {v["name"] for v in before["vmis"] if v["launcherPod"] and "Pending" not in json.dumps(v["gpus"])}
-    gaps = [f for v in doc["vmis"] for f in v["findings"]
-            if f["name"] == "evidence-unavailable" and f["vmi"]["name"] in running]
+    gaps = [
+        f
+        for v in doc["vmis"]
+        for f in v["findings"]
+        if f["name"] == "evidence-unavailable" and f["vmi"]["name"] in running
+    ]
     assert gaps and all("metadata files, /dev/vfio and domain XML: pods/exec forbidden" in f["message"] for f in gaps)
     for vmi in doc["vmis"]:
         for gpu in vmi["gpus"]:
@@ -105,10 +114,18 @@ def test_tls_token_and_kubeconfig_merge(tmp_path: Path) -> None:
     with KubeAPIServer.from_snapshot(BASIC, tls=True, token="s3cret") as srv:
         good = srv.write_kubeconfig(tmp_path / "good", context="lab", namespace="vms")
         other = tmp_path / "other"
-        other.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
-                                         "contexts": [{"name": "nowhere", "context": {"cluster": "x", "user": "x"}}],
-                                         "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}],
-                                         "users": [{"name": "x", "user": {}}]}))
+        other.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "nowhere",
+                    "contexts": [{"name": "nowhere", "context": {"cluster": "x", "user": "x"}}],
+                    "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}],
+                    "users": [{"name": "x", "user": {}}],
+                }
+            )
+        )
         # the first file's current-context wins, as in kubectl; its namespace is the default scope
         run = cli("describe", "-o", "json", env={"KUBECONFIG": f"{good}{os.pathsep}{other}"})
         assert run.code == 0, run.err
@@ -135,7 +152,7 @@ def test_real_kubectl_reads_the_server_and_runs_the_plugin(tmp_path: Path) -> No
     bindir = tmp_path / "bin"
     bindir.mkdir()
     plugin = bindir / "kubectl-vmgpu"
-    plugin.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m kubectl_vmgpu \"$@\"\n")
+    plugin.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m kubectl_vmgpu "$@"\n')
     plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
     with KubeAPIServer.from_snapshot(BASIC) as srv:
@@ -145,7 +162,8 @@ def test_real_kubectl_reads_the_server_and_runs_the_plugin(tmp_path: Path) -> No
             got = subprocess.run([*base, "get", resource, "-A"], capture_output=True, text=True, env=env)
             assert got.returncode == 0 and "NAME" in got.stdout, got.stderr
         # kubectl refuses flags before a plugin name: they go after it, as users type them
-        plugin_run = subprocess.run([kubectl, "vmgpu", "doctor", "-A", "--kubeconfig", kc],
-                                    capture_output=True, text=True, env=env)
+        plugin_run = subprocess.run(
+            [kubectl, "vmgpu", "doctor", "-A", "--kubeconfig", kc], capture_output=True, text=True, env=env
+        )
     assert plugin_run.returncode in (0, 1), plugin_run.stderr
     assert "Summary:" in plugin_run.stdout

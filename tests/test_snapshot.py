@@ -14,21 +14,31 @@ CLAIM_V1BETA1 = {
     "apiVersion": "resource.k8s.io/v1beta1",
     "kind": "ResourceClaim",
     "metadata": {"name": "c", "namespace": "ns", "uid": "u1", "resourceVersion": "10"},
-    "spec": {"devices": {"requests": [{"name": "gpu", "deviceClassName": "vfio.gpu.nvidia.com",
-                                       "allocationMode": "ExactCount", "count": 1}]}},
+    "spec": {
+        "devices": {
+            "requests": [
+                {"name": "gpu", "deviceClassName": "vfio.gpu.nvidia.com", "allocationMode": "ExactCount", "count": 1}
+            ]
+        }
+    },
 }
 SLICE_V1BETA1 = {
     "apiVersion": "resource.k8s.io/v1beta1",
     "kind": "ResourceSlice",
     "metadata": {"name": "s", "uid": "u2", "resourceVersion": "11"},
-    "spec": {"driver": "gpu.nvidia.com", "pool": {"name": "n1", "generation": 1, "resourceSliceCount": 1},
-             "nodeName": "n1", "devices": [{"name": "gpu-vfio-0", "basic": {"attributes": {"type": {"string": "vfio"}}}}]},
+    "spec": {
+        "driver": "gpu.nvidia.com",
+        "pool": {"name": "n1", "generation": 1, "resourceSliceCount": 1},
+        "nodeName": "n1",
+        "devices": [{"name": "gpu-vfio-0", "basic": {"attributes": {"type": {"string": "vfio"}}}}],
+    },
 }
 
 
 def test_v1beta1_is_normalized_to_v1(tmp_path: Path) -> None:
-    (tmp_path / "dump.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List",
-                                                    "items": [CLAIM_V1BETA1, SLICE_V1BETA1]}))
+    (tmp_path / "dump.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [CLAIM_V1BETA1, SLICE_V1BETA1]})
+    )
     inv = snapshot.load([str(tmp_path)])
     claim = inv.of("ResourceClaim")[0]
     assert claim["apiVersion"] == "resource.k8s.io/v1"
@@ -43,8 +53,11 @@ def test_nested_lists_and_duplicates_keep_the_newest(tmp_path: Path) -> None:
     newer = json.loads(json.dumps(CLAIM_V1BETA1))
     newer["metadata"]["resourceVersion"] = "99"
     newer["metadata"]["labels"] = {"seen": "twice"}
-    nested = {"kind": "List", "apiVersion": "v1", "items": [{"kind": "ResourceClaimList", "apiVersion":
-              "resource.k8s.io/v1beta1", "items": [newer]}]}
+    nested = {
+        "kind": "List",
+        "apiVersion": "v1",
+        "items": [{"kind": "ResourceClaimList", "apiVersion": "resource.k8s.io/v1beta1", "items": [newer]}],
+    }
     (tmp_path / "a.yaml").write_text(json.dumps(CLAIM_V1BETA1))
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.yaml").write_text("---\n" + json.dumps(nested) + "\n---\n# empty\n")
