@@ -480,7 +480,8 @@ def _view(idx: Index, ns: str, name: str, vmi: Obj | None, vm: Obj | None) -> Vm
     if not entries:
         return None
     pod = select_pod(idx, vmi) if vmi else None
-    pod_ev = idx.inv.evidence.get((ns, meta(pod, "name"))) if pod else None
+    running = pod is not None and dig(pod, "status", "phase") == "Running"
+    pod_ev = idx.inv.evidence.get((ns, meta(pod, "name"))) if running else None  # nothing to read otherwise
     chains = tuple(link_gpu(idx, ns, vmi, spec, pod, pod_ev, e) for e in entries)
     phase = str(dig(vmi, "status", "phase") or "") if vmi else str(dig(vm, "status", "printableStatus") or "Stopped")
     return VmiView(

@@ -71,6 +71,7 @@ class Index:
         self.classes = {meta(o, "name"): o for o in inv.of("DeviceClass")}
         self.nodes = {meta(o, "name"): o for o in inv.of("Node")}
         self.pods_by_owner: dict[str, list[Obj]] = defaultdict(list)
+        self.pod_uids = {meta(p, "uid") for p in inv.of("Pod")}
         for pod in inv.of("Pod"):
             owner = controller_uid(pod, "VirtualMachineInstance") or dig(
                 pod, "metadata", "labels", "kubevirt.io/created-by"

@@ -9,21 +9,20 @@ from .model import Inventory, Obj
 
 DRA_GROUP = "resource.k8s.io"
 
-# Kinds the tool reads; anything else in a snapshot is ignored.
-KINDS = frozenset(
-    {
-        "VirtualMachine",
-        "VirtualMachineInstance",
-        "KubeVirt",
-        "Pod",
-        "Event",
-        "Node",
-        "ResourceClaim",
-        "ResourceClaimTemplate",
-        "DeviceClass",
-        "ResourceSlice",
-    }
-)
+# Kinds the tool reads (anything else in a snapshot is ignored), with their API group.
+KIND_GROUPS = {
+    "VirtualMachine": "kubevirt.io",
+    "VirtualMachineInstance": "kubevirt.io",
+    "KubeVirt": "kubevirt.io",
+    "Pod": "",
+    "Event": "",
+    "Node": "",
+    "ResourceClaim": DRA_GROUP,
+    "ResourceClaimTemplate": DRA_GROUP,
+    "DeviceClass": DRA_GROUP,
+    "ResourceSlice": DRA_GROUP,
+}
+KINDS = frozenset(KIND_GROUPS)
 
 # v1beta1 exact-request fields that v1 moved under `exactly`.
 _EXACT_FIELDS = ("deviceClassName", "selectors", "allocationMode", "count", "adminAccess", "tolerations")

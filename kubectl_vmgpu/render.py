@@ -368,7 +368,7 @@ def describe_text(data: dict[str, Any], style: Style) -> str:
                 branch = "└── " if last else "├── "
                 status = link["status"]
                 mark = style(status, _MARKS.get(status, "?"))
-                title = _LINK_TITLES[name].ljust(12)
+                title = _LINK_TITLES[name].ljust(13)
                 out.append(f"{pad}{branch}{mark} {title} {_describe_link(name, link, gpu)}")
                 sub = pad + ("    " if last else "│   ")
                 for f in gpu["findings"]:

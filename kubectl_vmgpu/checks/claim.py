@@ -121,13 +121,16 @@ def claim_not_generated(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def claim_pending(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    seen: set[str] = set()
     for chain in view.chains:
-        if chain.claim is None or chain.claim_state != "pending":
+        if chain.claim is None or chain.claim_state != "pending" or meta(chain.claim, "uid") in seen:
             continue
+        seen.add(meta(chain.claim, "uid"))
+        gpus = [gpu_label(c) for c in view.chains if c.claim is chain.claim]
         event = last_event(ctx, view.pod, "FailedScheduling")
         yield Hit(
             ref(chain.claim, "ResourceClaim"),
-            f"claim {meta(chain.claim, 'name')} for {gpu_label(chain)} is not allocated{_quote(event)}",
+            f"claim {meta(chain.claim, 'name')} for {', '.join(gpus)} is not allocated{_quote(event)}",
             "free a matching device (another VM or pod may hold it), add devices the request's class selects, "
             "or fix the request's deviceClassName/selectors (see `kubectl get resourceslices -o yaml`)",
             "claim",
@@ -200,6 +203,7 @@ def prepare_failed(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def claim_not_owned(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    yield from _orphaned_claims(ctx, view)
     if view.pod is None:
         return
     for chain in view.chains:
@@ -217,3 +221,31 @@ def claim_not_owned(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 "claim",
                 gpu=chain.gpu.name,
             )
+
+
+def _orphaned_claims(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """Claims generated for an earlier launcher of this VMI whose pod is gone (force-deleted)."""
+    if view.vmi is None or not ctx.idx.inv.knows("Pod", "pods"):
+        return
+    prefix = f"virt-launcher-{view.name}-"
+    for (ns, name), claim in sorted(ctx.idx.claims.items()):
+        if ns != view.namespace:
+            continue
+        owner = next(
+            (r for r in items(claim, "metadata", "ownerReferences") if r.get("kind") == "Pod" and r.get("controller")),
+            None,
+        )
+        if owner is None or not str(owner.get("name", "")).startswith(prefix):
+            continue
+        if str(owner.get("uid")) in ctx.idx.pod_uids:
+            continue
+        held = ", ".join(
+            f"{r.get('pool')}/{r.get('device')}" for r in items(claim, "status", "allocation", "devices", "results")
+        )
+        yield Hit(
+            ref(claim, "ResourceClaim"),
+            f"claim {name} was generated for launcher pod {owner.get('name')}, which no longer exists (force-deleted?)"
+            + (f"; it still holds {held}" if held else ""),
+            f"delete the stale claim: kubectl delete resourceclaim -n {ns} {name}",
+            "claim",
+        )

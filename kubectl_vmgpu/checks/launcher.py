@@ -21,6 +21,9 @@ SYNC_PATTERNS = re.compile(
 )
 
 
+NO_DOMAIN = "failed to get domain"
+
+
 def _pod(view: VmiView) -> Ref:
     return Ref("Pod", view.namespace, meta(view.pod, "name") if view.pod else "?")
 
@@ -204,7 +207,9 @@ def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
         if pe.vfio_listing is None:
             gaps["/dev/vfio"] = pe.unavailable.get("vfio", "not collected")
         if pe.domain_xml is None:
-            gaps["domain XML"] = pe.unavailable.get("domain", "not collected")
+            reason = pe.unavailable.get("domain", "not collected")
+            if view.phase == "Running" or NO_DOMAIN not in reason:  # before Running there may be no domain yet
+                gaps["domain XML"] = reason
         elif view.chains[0].evidence.domain_error:
             gaps["domain XML"] = view.chains[0].evidence.domain_error or ""
         for chain in view.chains:

@@ -407,7 +407,7 @@ def collect_evidence(
         found = find_f.result()
         unavailable = {}
         files: dict[str, str] | None = None
-        if found.error or (found.code not in (0, 1) and not found.stdout):
+        if found.error or not _find_ok(found):
             unavailable["metadata"] = found.error or _failed(execs.FIND_METADATA, found)
         else:
             files = {}
@@ -436,6 +436,14 @@ def collect_evidence(
     return out
 
 
+def _find_ok(result: ExecResult) -> bool:
+    """find exits 1 when a root is missing (a KubeVirt or driver layout not in use): that is fine."""
+    if result.code == 0:
+        return True
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return result.code == 1 and all(line.endswith("No such file or directory") for line in lines)
+
+
 def _found_paths(result: ExecResult) -> list[str]:
     if result.error:
         return []
@@ -448,5 +456,6 @@ def _found_paths(result: ExecResult) -> list[str]:
 
 
 def _failed(argv: tuple[str, ...], result: ExecResult) -> str:
+    """The command's own last word on stderr, else its exit code."""
     detail = (result.stderr.strip().splitlines() or [""])[-1]
-    return f"`{' '.join(argv[:3])}` exited {result.code}{': ' + detail if detail else ''}"
+    return detail or f"`{' '.join(argv[:3])}` exited {result.code}"

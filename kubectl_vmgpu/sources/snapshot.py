@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence
-from ..normalize import KINDS, add_objects
+from ..normalize import KIND_GROUPS, KINDS, add_objects
 from .errors import SourceError
 
 try:  # libyaml is several times faster when the platform has it
@@ -130,7 +130,11 @@ class _Reader:
         inv.cluster = _cluster_facts(self.info)
         if self.info:  # a snapshot with cluster facts is complete, but for what it says it lacks
             listed = self.info[-1].get("listed")
-            inv.listed = {str(k) for k in listed} if isinstance(listed, list) else set(KINDS)
+            if isinstance(listed, list):
+                inv.listed = {str(k) for k in listed}
+            else:  # every kind of a served group
+                served = set(inv.cluster.groups or {}) | {""}
+                inv.listed = {k for k in KINDS if KIND_GROUPS[k] in served or inv.cluster.groups is None}
         for key, ev in self.evidence.items():
             unavailable = ev.get("unavailable", {})
             inv.evidence[key] = PodEvidence(
