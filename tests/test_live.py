@@ -167,3 +167,70 @@ def test_real_kubectl_reads_the_server_and_runs_the_plugin(tmp_path: Path) -> No
         )
     assert plugin_run.returncode in (0, 1), plugin_run.stderr
     assert "Summary:" in plugin_run.stdout
+
+
+def _big(tmp_path: Path, vmis: int, nodes: int) -> Path:
+    from tests.synth.big import big_lab
+
+    out = tmp_path / f"big-{vmis}"
+    big_lab(vmis, nodes).write(out)
+    return out
+
+
+def test_all_namespaces_makes_a_constant_number_of_requests(tmp_path: Path) -> None:
+    counts = {}
+    for vmis, nodes in ((1, 1), (50, 7)):
+        with KubeAPIServer.from_snapshot(_big(tmp_path, vmis, nodes)) as srv:
+            kc = str(srv.write_kubeconfig(tmp_path / f"kc-{vmis}"))
+            run = cli("doctor", "-A", "--no-exec", "-o", "json", "--kubeconfig", kc)
+            assert run.code in (0, 1), run.err
+            assert len(json.loads(run.out)["vmis"]) == vmis
+            assert_read_only(srv)
+            counts[vmis] = sorted(r.path for r in srv.requests)
+    assert counts[1] == counts[50]
+    assert len(counts[1]) == 11  # /apis, /version and 9 lists
+
+
+def test_named_vmi_reads_only_its_nodes_slices(tmp_path: Path) -> None:
+    snap = _big(tmp_path, 20, 4)
+    with KubeAPIServer.from_snapshot(snap) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kc"))
+        run = cli("describe", "vm-00001", "-n", "team-01", "-o", "json", "--kubeconfig", kc)
+        assert run.code == 0, run.err
+        node = json.loads(run.out)["vmis"][0]["node"]
+        slice_reads = [r for r in srv.requests if r.path.endswith("/resourceslices")]
+        assert [r.param("fieldSelector") for r in slice_reads] == [f"spec.nodeName={node}"]
+        gets = [r.path for r in srv.requests if r.path.endswith("/vm-00001")]
+        assert len(gets) == 2  # the VMI and the VM, by name
+        assert_read_only(srv)
+
+
+def test_in_cluster_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes.config import incluster_config
+
+    with KubeAPIServer.from_snapshot(BASIC, tls=True, token="sa-token") as srv:
+        sa = tmp_path / "serviceaccount"
+        sa.mkdir()
+        (sa / "token").write_text("sa-token")
+        (sa / "ca.crt").write_bytes(srv.ca_pem)
+        (sa / "namespace").write_text("vms")
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(sa / "ca.crt"))
+        env = {
+            "KUBECONFIG": str(tmp_path / "none"),
+            "HOME": str(tmp_path),
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(srv.port),
+        }
+        run = cli("describe", "-o", "json", env=env)
+        assert run.code == 0, run.err
+        assert {v["namespace"] for v in json.loads(run.out)["vmis"]} == {"vms"}
+        assert all(
+            (r.headers.get("authorization") or r.headers.get("Authorization") or "").lower() == "bearer sa-token"
+            for r in srv.requests
+            if not r.is_exec
+        )
+    run = exe(
+        "describe", env={"KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path), "KUBERNETES_SERVICE_HOST": ""}
+    )
+    assert run.code == 3 and "no kubeconfig found" in run.err

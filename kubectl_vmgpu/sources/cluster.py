@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -180,8 +180,11 @@ def _retries() -> Any:
 
 
 def _incluster_namespace() -> str:
+    """The pod's namespace, beside the service account token the client reads."""
+    from kubernetes.config import incluster_config
+
     try:
-        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+        with open(os.path.join(os.path.dirname(incluster_config.SERVICE_TOKEN_FILENAME), "namespace")) as f:
             return f.read().strip() or "default"
     except OSError:
         return "default"
@@ -348,26 +351,54 @@ def _run_read(api: Api, read: Read) -> list[Obj]:
     return api.list(read.path, read.query)
 
 
+def _read_all(
+    api: Api, pool: ThreadPoolExecutor, reads: list[Read], inv: Inventory, unavailable: dict[str, str]
+) -> None:
+    """Run reads concurrently; a refused read becomes a named gap, the rest is still used."""
+    futures = [(read, pool.submit(_run_read, api, read)) for read in reads]
+    objects: list[Obj] = []
+    failed: set[str] = set()
+    for read, future in futures:
+        try:
+            objects += future.result()
+        except ApiError as exc:
+            unavailable[read.resource] = str(exc)
+            failed.add(read.kind)
+    inv.listed |= {r.kind for r in reads if not r.single and r.kind not in failed}
+    add_objects(inv, objects)
+
+
+def _nodes(inv: Inventory, namespace: str | None, name: str | None) -> set[str]:
+    """Nodes a named VMI's chains touch: where it runs and where its claims are allocated."""
+    from ..chain import link
+
+    nodes = set()
+    for view in link(Index(inv), namespace, name):
+        nodes |= {view.node} | {c.alloc_node for c in view.chains}
+    return {n for n in nodes if n}
+
+
 def load(scope: Scope) -> tuple[Inventory, str | None]:
-    """Read the scope from the cluster, then the evidence of every running launcher pod in it."""
+    """Read the scope from the cluster, then the evidence of every running launcher pod in it.
+
+    -A and -n make the same calls however many VMIs exist; a named VMI reads only the
+    ResourceSlices of the nodes its chains touch (all of them while it is unscheduled).
+    """
     api = Api(scope)
     namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
     inv = Inventory(origin=f"cluster {api.host}")
+    unavailable: dict[str, str] = {}
     with ThreadPoolExecutor(MAX_IN_FLIGHT) as pool:
         facts = _discover(api, pool)
         reads = plan(dict(facts.groups or {}), scope, namespace)
-        futures = [(read, pool.submit(_run_read, api, read)) for read in reads]
-        unavailable: dict[str, str] = {}
-        objects: list[Obj] = []
-        for read, future in futures:
-            try:
-                objects += future.result()
-                if not read.single:
-                    inv.listed.add(read.kind)
-            except ApiError as exc:
-                unavailable[read.resource] = str(exc)
+        targeted = bool(scope.name and namespace)
+        slices = [r for r in reads if targeted and r.kind == "ResourceSlice"]
+        _read_all(api, pool, [r for r in reads if r not in slices], inv, unavailable)
+        if slices:
+            nodes = sorted(_nodes(inv, namespace, scope.name))
+            per_node = [replace(slices[0], query={"fieldSelector": f"spec.nodeName={n}"}) for n in nodes]
+            _read_all(api, pool, per_node or slices, inv, unavailable)
         inv.cluster = ClusterFacts(facts.server_version, facts.groups, unavailable)
-        add_objects(inv, objects)
         if not scope.no_exec:
             inv.evidence.update(collect_evidence(api, inv, pool, namespace, scope.name))
     return inv, namespace

@@ -123,7 +123,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None:
             self.record.faulted = True
             time.sleep(fault.latency)
-        if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
+        scheme, _, presented = (self.headers.get("Authorization") or "").partition(" ")
+        # the apiserver's bearer authenticator compares the scheme case-insensitively
+        if api.token and (scheme.lower() != "bearer" or presented.strip() != api.token):
             return self._json(401, status(401))
         res = api.catalog.resource(route.group, route.version, route.resource) if route.resource else None
         if fault is not None and fault.status:
