@@ -37,6 +37,10 @@ def _timeout(value: str | None) -> float | None:
 
 def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every command shares, named as kubectl names them."""
+    return _source_options(fn, scoped=True)
+
+
+def _source_options(fn: Callable[..., Any], scoped: bool) -> Callable[..., Any]:
     options = [
         click.argument("name", required=False),
         click.option("-n", "--namespace", help="Namespace of the VMIs (default: the context's; all in a snapshot)."),
@@ -66,20 +70,22 @@ def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Do not exec into virt-launcher pods (launcher checks report as not checked).",
         ),
     ]
+    if not scoped:
+        options = options[3:-1]  # no NAME, -n, -A or --no-exec: devices are cluster-wide
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
 def _scope(kw: dict[str, Any]) -> Scope:
-    if kw["namespace"] and kw["all_namespaces"]:
+    if kw.get("namespace") and kw.get("all_namespaces"):
         raise click.UsageError("--namespace and --all-namespaces cannot be used together")
     if kw["demo"] and kw["snapshots"]:
         raise click.UsageError("--demo and --snapshot cannot be used together")
     return Scope(
-        name=kw["name"],
-        namespace=kw["namespace"],
-        all_namespaces=kw["all_namespaces"],
+        name=kw.get("name"),
+        namespace=kw.get("namespace"),
+        all_namespaces=kw.get("all_namespaces", True),
         snapshots=tuple(kw["snapshots"]),
         demo=kw["demo"],
         kubeconfig=kw["kubeconfig"],
@@ -111,8 +117,8 @@ def _load(scope: Scope) -> tuple[Any, str | None]:
         fail(str(exc))
 
 
-def _analyse(scope: Scope, ignore: tuple[str, ...] = ()) -> tuple[Any, Any, Any, Any]:
-    from . import chain, checks
+def _analyse(scope: Scope, ignore: tuple[str, ...] = (), explain_all: bool = False) -> tuple[Any, Any, Any, Any]:
+    from . import allocation, chain, checks
     from .index import Index
 
     inv, namespace = _load(scope)
@@ -127,16 +133,17 @@ def _analyse(scope: Scope, ignore: tuple[str, ...] = ()) -> tuple[Any, Any, Any,
         else:
             fail(f"no VMI or VM named {scope.name!r}{where} (try -A)", EXIT_USAGE)
     keys = frozenset(k.lower() for k in ignore)
-    report = checks.run(checks.Context(idx=idx, exec_disabled=scope.no_exec), views, keys)
-    return inv, views, report, idx
+    explanations = allocation.explain_views(idx, views, explain_all)
+    report = checks.run(checks.Context(idx=idx, exec_disabled=scope.no_exec, explanations=explanations), views, keys)
+    return inv, views, (report, explanations), idx
 
 
-def _emit(kind: str, scope: Scope, output: str, ignore: tuple[str, ...] = ()) -> Any:
+def _emit(kind: str, scope: Scope, output: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Any:
     from . import render
 
-    inv, views, report, idx = _analyse(scope, ignore)
+    inv, views, (report, explanations), idx = _analyse(scope, ignore, explain_all)
     version = ".".join(map(str, idx.kubevirt_version)) if idx.kubevirt_version else None
-    data = render.report_dict(kind, inv.origin, report, views, f"v{version}" if version else None)
+    data = render.report_dict(kind, inv.origin, report, views, f"v{version}" if version else None, explanations)
     if output == "json":
         text = render.to_json(data)
     elif output == "yaml":
@@ -168,12 +175,19 @@ def main() -> None:
 @main.command()
 @source_options
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text", show_default=True, help="Output format.")
-def describe(output: str, **kw: Any) -> None:
+@click.option(
+    "--explain-allocation",
+    is_flag=True,
+    help="Explain the allocation device by device for allocated claims too (always for pending ones).",
+)
+def describe(output: str, explain_allocation: bool, **kw: Any) -> None:
     """Show the whole chain of each DRA GPU of a VMI (or VM), with findings inline.
 
-    NAME is a VMI or VM name; without it, every VMI in scope.
+    NAME is a VMI or VM name; without it, every VMI in scope. For a claim that is not allocated,
+    the allocation is explained device by device: what the driver publishes on each node, which
+    devices the class and the request's selectors match, which are held and by whom.
     """
-    _emit("Describe", _scope(kw), output)
+    _emit("Describe", _scope(kw), output, explain_all=explain_allocation)
 
 
 def _severity(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -282,6 +296,32 @@ def collect(path: str, **kw: Any) -> None:
         fail(f"cannot write {path}: {exc.strerror or exc}")
     objects = sum(len(v) for v in inv.objects.values())
     click.echo(f"wrote {path}: {count} files, {objects} objects, launcher evidence of {len(inv.evidence)} pods")
+
+
+@main.command()
+@(lambda fn: _source_options(fn, scoped=False))
+@click.option("--node", metavar="NODE", help="Only this node's devices.")
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text", show_default=True, help="Output format.")
+def devices(node: str | None, output: str, **kw: Any) -> None:
+    """List the fleet's DRA devices and their state: where can a GPU VM start right now?
+
+    One row per device of every current ResourceSlice: node, device, type, pciBusID, product,
+    and state (free, allocated and to whom, sibling in use, tainted), then a summary per node.
+    """
+    from . import allocation, render
+    from .index import Index
+
+    scope = _scope({**kw, "no_exec": True})
+    inv, _namespace = _load(scope)
+    rows = allocation.fleet(Index(inv), node)
+    data = render.devices_dict(inv.origin, rows)
+    if output == "json":
+        text = render.to_json(data)
+    elif output == "yaml":
+        text = render.to_yaml(data)
+    else:
+        text = render.devices_text(data)
+    click.echo(text, nl=False)
 
 
 @main.command()

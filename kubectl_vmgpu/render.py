@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from .allocation import DeviceState, Explanation
 from .chain import Chain, VmiView
 from .checks import Report
 from .checks.launcher import addresses
@@ -178,18 +180,54 @@ def _link_status(view: VmiView, chain: Chain, name: str, link: dict[str, Any], f
     return "ok" if link.get("present") else ("unknown" if found else "missing")
 
 
-def vmi_dict(view: VmiView, findings: tuple[Finding, ...]) -> dict[str, Any]:
+def _explanation_dict(ex: Explanation) -> dict[str, Any]:
+    return {
+        "request": ex.request,
+        "deviceClassName": ex.device_class,
+        "driver": ex.driver,
+        "summary": ex.summary,
+        "unevaluated": list(ex.unevaluated),
+        "nodes": [
+            {
+                "node": n.node,
+                "usable": n.usable,
+                "whyNot": n.why_not or None,
+                "summary": n.summary,
+                "devices": [
+                    {
+                        "name": d.name,
+                        "type": d.type,
+                        "pciBusID": d.pci,
+                        "productName": d.product,
+                        "state": d.state,
+                        "detail": d.detail or None,
+                    }
+                    for d in n.devices
+                ],
+            }
+            for n in ex.nodes
+        ],
+    }
+
+
+def vmi_dict(
+    view: VmiView, findings: tuple[Finding, ...], explanations: Mapping[tuple[str, str, str], Explanation]
+) -> dict[str, Any]:
     gpus = []
     for chain in view.chains:
         mine = [f for f in findings if f.gpu == chain.gpu.name]
         addr = addresses(chain)
+        links = _links(view, chain, mine)
+        explanation = explanations.get((view.namespace, view.name, chain.gpu.name))
+        if explanation is not None:
+            links["allocation"]["explain"] = _explanation_dict(explanation)
         gpus.append(
             {
                 "name": chain.gpu.name,
                 "kind": chain.gpu.kind,
                 "claimName": chain.gpu.claim_name,
                 "requestName": chain.gpu.request_name,
-                "links": _links(view, chain, mine),
+                "links": links,
                 "pciBusID": addr["pciBusID"],
                 "mdevUUID": addr["mdevUUID"],
                 "findings": [_finding_dict(f) for f in mine],
@@ -220,14 +258,21 @@ def summary(report: Report, views: list[VmiView]) -> dict[str, Any]:
     }
 
 
-def report_dict(kind: str, origin: str, report: Report, views: list[VmiView], version: str | None) -> dict[str, Any]:
+def report_dict(
+    kind: str,
+    origin: str,
+    report: Report,
+    views: list[VmiView],
+    version: str | None,
+    explanations: Mapping[tuple[str, str, str], Explanation] | None = None,
+) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
         "kind": kind,
         "source": origin,
         "kubevirtVersion": version,
         "findings": [_finding_dict(f) for f in report.cluster],
-        "vmis": [vmi_dict(v, report.by_vmi.get((v.namespace, v.name), ())) for v in views],
+        "vmis": [vmi_dict(v, report.by_vmi.get((v.namespace, v.name), ()), explanations or {}) for v in views],
         "summary": summary(report, views),
     }
 
@@ -289,7 +334,8 @@ def _describe_link(name: str, link: dict[str, Any], gpu: dict[str, Any]) -> str:
         return f"{link['name'] or '?'}" + ("" if link["present"] else " (not found)")
     if name == "device":
         if not link["present"]:
-            return "not in any ResourceSlice"
+            allocated = gpu["links"]["allocation"]["present"]
+            return "not in any current ResourceSlice" if allocated else "none (nothing allocated)"
         stale = "" if link["current"] else ", stale generation"
         return (
             f"{link['name']} in {link['slice']} (gen {link['generation']}{stale}): {link['type'] or '?'} "
@@ -305,7 +351,7 @@ def _describe_link(name: str, link: dict[str, Any], gpu: dict[str, Any]) -> str:
         if link["error"]:
             return f"unknown: {link['error']}" if not link["files"] else link["error"]
         if link["dir"] is None:
-            return "not collected"
+            return _not_collected(gpu)
         if not link["files"]:
             return f"no *-metadata.json in {link['dir']}/"
         addr = f"mdevUUID {link['mdevUUID']}" if link["mdevUUID"] else f"pciBusID {link['pciBusID'] or '-'}"
@@ -314,18 +360,27 @@ def _describe_link(name: str, link: dict[str, Any], gpu: dict[str, Any]) -> str:
         if link["error"]:
             return f"unknown: {link['error']}"
         if not link["present"]:
-            return "not collected"
+            return _not_collected(gpu)
         return ", ".join(link["entries"]) or "empty"
     if name == "domain":
         if link["error"]:
             return f"unknown: {link['error']}"
         if link["name"] is None:
-            return "not collected"
+            return _not_collected(gpu)
         if not link["present"]:
             return f"{link['name']}: no hostdev {link['alias']}"
         addr = f"mdev {link['mdevUUID']}" if link["mdevUUID"] else f"source {link['pciBusID'] or '-'}"
         return f"{link['name']}: hostdev {link['alias']}, {addr}"
     return ""
+
+
+def _not_collected(gpu: dict[str, Any]) -> str:
+    pod = gpu["links"]["pod"]
+    if not pod["present"]:
+        return "no launcher pod"
+    if pod["phase"] != "Running":
+        return f"not read: pod is {pod['phase'] or 'not running'}"
+    return "not collected"
 
 
 def _config_text(cfg: dict[str, Any]) -> str:
@@ -371,12 +426,21 @@ def describe_text(data: dict[str, Any], style: Style) -> str:
                 title = _LINK_TITLES[name].ljust(13)
                 out.append(f"{pad}{branch}{mark} {title} {_describe_link(name, link, gpu)}")
                 sub = pad + ("    " if last else "│   ")
+                if name == "allocation" and link.get("explain"):
+                    out += _explain_lines(link["explain"], sub)
                 for f in gpu["findings"]:
                     if f["link"] == name or (name == names[-1] and f["link"] not in names):
                         out += _finding_lines(f, sub, style)
         out.append("")
     out.append(_summary_line(data["summary"]))
     return "\n".join(out) + "\n"
+
+
+def _explain_lines(ex: dict[str, Any], indent: str) -> list[str]:
+    lines = [f"{indent}why: request {ex['request']} ({ex['deviceClassName'] or '?'}): {ex['summary']}"]
+    lines += [f"{indent}  {n['summary']}" for n in ex["nodes"]]
+    lines += [f"{indent}  not evaluated: {u}" for u in ex["unevaluated"]]
+    return lines
 
 
 def doctor_text(data: dict[str, Any], style: Style) -> str:
@@ -419,3 +483,61 @@ def _summary_line(s: dict[str, Any]) -> str:
         f"Summary: {s['vmis']} VMI{'s' if s['vmis'] != 1 else ''} checked, {s['vmisWithErrors']} with errors; "
         f"{', '.join(parts)}{silenced}"
     )
+
+
+# ---- devices ---------------------------------------------------------------------------------
+
+
+def devices_dict(origin: str, rows: list[DeviceState]) -> dict[str, Any]:
+    nodes: dict[str, dict[str, Any]] = {}
+    for d in rows:
+        entry = nodes.setdefault(d.node, {"node": d.node, "devices": 0, "free": [], "states": {}})
+        entry["devices"] += 1
+        entry["states"][d.state] = entry["states"].get(d.state, 0) + 1
+        if d.state == "free":
+            entry["free"].append(d.name)
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "kind": "Devices",
+        "source": origin,
+        "devices": [
+            {
+                "node": d.node,
+                "pool": d.pool,
+                "name": d.name,
+                "type": d.type,
+                "pciBusID": d.pci,
+                "productName": d.product,
+                "state": d.state,
+                "detail": d.detail or None,
+            }
+            for d in rows
+        ],
+        "nodes": list(nodes.values()),
+    }
+
+
+def devices_text(data: dict[str, Any]) -> str:
+    from tabulate import tabulate
+
+    if not data["devices"]:
+        return "No DRA devices published (no current ResourceSlice).\n"
+    rows = [
+        (
+            d["node"],
+            d["name"],
+            d["type"] or "-",
+            d["pciBusID"] or "-",
+            d["productName"] or "-",
+            d["state"] + (f" ({d['detail']})" if d["detail"] else ""),
+        )
+        for d in data["devices"]
+    ]
+    out = [tabulate(rows, headers=("NODE", "DEVICE", "TYPE", "PCI BUS ID", "PRODUCT", "STATE"), tablefmt="plain"), ""]
+    for n in data["nodes"]:
+        states = ", ".join(f"{count} {state}" for state, count in sorted(n["states"].items()))
+        free = f"; free: {', '.join(n['free'])}" if n["free"] else ""
+        out.append(f"{n['node']}: {n['devices']} devices ({states}){free}")
+    free_vfio = sum(1 for d in data["devices"] if d["state"] == "free" and d["type"] == "vfio")
+    out.append(f"Free passthrough (vfio) devices: {free_vfio}")
+    return "\n".join(out) + "\n"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..chain import Chain, VmiView
 from ..index import Index, meta
@@ -28,6 +29,7 @@ class Context:
 
     idx: Index
     exec_disabled: bool = False  # --no-exec
+    explanations: Mapping[tuple[str, str, str], Any] = field(default_factory=dict)  # allocation.Explanation
 
 
 VmiRun = Callable[[Context, VmiView], Iterable[Hit]]

@@ -128,9 +128,17 @@ def claim_pending(ctx: Context, view: VmiView) -> Iterator[Hit]:
         seen.add(meta(chain.claim, "uid"))
         gpus = [gpu_label(c) for c in view.chains if c.claim is chain.claim]
         event = last_event(ctx, view.pod, "FailedScheduling")
+        summaries: dict[str, None] = {}  # ordered, without repeats: requests often share nodes
+        nodes: dict[str, None] = {}
+        for c in view.chains:
+            found = ctx.explanations.get((view.namespace, view.name, c.gpu.name)) if c.claim is chain.claim else None
+            if found is not None:
+                summaries[f"request {found.request}: {found.summary}"] = None
+                nodes.update((n.summary, None) for n in found.nodes)
+        why = f"; {'; '.join(summaries)} ({'; '.join(nodes)})" if summaries else ""
         yield Hit(
             ref(chain.claim, "ResourceClaim"),
-            f"claim {meta(chain.claim, 'name')} for {', '.join(gpus)} is not allocated{_quote(event)}",
+            f"claim {meta(chain.claim, 'name')} for {', '.join(gpus)} is not allocated{_quote(event)}{why}",
             "free a matching device (another VM or pod may hold it), add devices the request's class selects, "
             "or fix the request's deviceClassName/selectors (see `kubectl get resourceslices -o yaml`)",
             "claim",

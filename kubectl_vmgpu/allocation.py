@@ -1,0 +1,328 @@
+"""Why a request gets no device: every published device, node by node, and what excludes it."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from . import cel
+from .chain import Request, VmiView
+from .evidence import PCI_ATTR
+from .index import Index, dig, items, meta
+from .model import Obj
+
+# A device's state, in the order that decides it: the first that applies wins.
+STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """One published device and why it can or cannot serve the request."""
+
+    node: str
+    pool: str
+    name: str
+    type: str | None
+    pci: str | None
+    product: str | None
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    """The devices of one node and whether the pod may run there at all."""
+
+    node: str
+    usable: bool | None  # None: no Node object to test the pod's node selector against
+    why_not: str
+    devices: tuple[DeviceState, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The allocation of one request, explained device by device."""
+
+    request: str
+    device_class: str | None
+    driver: str | None
+    nodes: tuple[NodeReport, ...]
+    unevaluated: tuple[str, ...]  # selectors that could not be evaluated, and why
+    summary: str
+
+
+def class_driver(device_class: Obj | None) -> str | None:
+    """The driver a DeviceClass selects, from `device.driver == '...'` in its CEL."""
+    for sel in items(device_class, "spec", "selectors"):
+        expr = str(dig(sel, "cel", "expression") or "")
+        for quote in ("'", '"'):
+            marker = f"device.driver == {quote}"
+            if marker in expr:
+                return expr.split(marker, 1)[1].split(quote, 1)[0]
+    return None
+
+
+def holder(pods_by_uid: dict[str, Obj], claim: Obj) -> str:
+    """Who holds a claim: the VM of a launcher pod, another pod, or the claim itself."""
+    ns = meta(claim, "namespace")
+    for res in items(claim, "status", "reservedFor"):
+        pod = pods_by_uid.get(str(res.get("uid")))
+        vm = dig(pod, "metadata", "labels", "vm.kubevirt.io/name") if pod else None
+        if vm:
+            return f"VM {ns}/{vm}"
+        if res.get("name"):
+            return f"pod {ns}/{res.get('name')}"
+    return f"claim {ns}/{meta(claim, 'name')}"
+
+
+def _node_selector_ok(pod: Obj | None, node: Obj | None) -> tuple[bool | None, str]:
+    """Whether the pod's nodeSelector and required node affinity admit the node."""
+    if pod is None:
+        return True, ""
+    if node is None:
+        return None, "no Node object to check the pod's node selector against"
+    labels = dig(node, "metadata", "labels", default={}) or {}
+    for k, v in (dig(pod, "spec", "nodeSelector", default={}) or {}).items():
+        if labels.get(k) != v:
+            return False, f"nodeSelector {k}={v}"
+    terms = items(
+        pod, "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"
+    )
+    if terms and not any(_term_ok(t, labels, meta(node, "name")) for t in terms):
+        return False, "required node affinity"
+    if dig(node, "spec", "unschedulable"):
+        return False, "node is cordoned (unschedulable)"
+    return True, ""
+
+
+def _term_ok(term: Obj, labels: dict[str, str], name: str) -> bool:
+    for expr in items(term, "matchExpressions") + items(term, "matchFields"):
+        value = name if expr.get("key") == "metadata.name" else labels.get(str(expr.get("key")))
+        op, values = expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        ok = {
+            "In": value in values,
+            "NotIn": value not in values,
+            "Exists": value is not None,
+            "DoesNotExist": value is None,
+        }.get(str(op), False)
+        if not ok:
+            return False
+    return True
+
+
+def _selectors(
+    where: str, exprs: tuple[str, ...], device: Obj, driver: str, unevaluated: set[str]
+) -> tuple[bool | None, str]:
+    """(matches, why not) for a set of selectors; None when some could not be evaluated."""
+    unknown = False
+    for expr in exprs:
+        try:
+            if not cel.evaluate(expr, device, driver):
+                return False, f"{where} selector `{expr}` is false"
+        except cel.CelUnavailable:
+            unevaluated.add(f"{where} selector `{expr}`: {cel.INSTALL_HINT}")
+            unknown = True
+        except ValueError as exc:
+            if isinstance(exc, cel.CelUnsupported) or "does not compile" in str(exc):
+                unevaluated.add(f"{where} selector `{expr}`: {exc}")
+                unknown = True
+            else:  # a runtime error (e.g. a missing attribute) excludes the device, as in the scheduler
+                return False, f"{where} selector `{expr}` fails: {exc}"
+    return (None, "") if unknown else (True, "")
+
+
+def _tolerated(taint: Obj, tolerations: tuple[Obj, ...]) -> bool:
+    for tol in tolerations:
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
+            return True
+        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
+            return True
+    return False
+
+
+def explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) -> Explanation:
+    """Every device the request's driver publishes, node by node, and what keeps it from the request."""
+    sub = request.first_available[0] if request.first_available else request
+    device_class = idx.classes.get(sub.device_class or "")
+    driver = class_driver(device_class)
+    class_exprs = tuple(
+        str(dig(s, "cel", "expression"))
+        for s in items(device_class, "spec", "selectors")
+        if dig(s, "cel", "expression")
+    )
+    own_uid = meta(own_claim, "uid") if own_claim else ""
+    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
+    unevaluated: set[str] = set()
+    by_node: dict[str, list[DeviceState]] = defaultdict(list)
+    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
+        if driver and drv != driver:
+            continue
+        current = [s for s in slices if idx.is_current(s)]
+        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
+        for sl in current:
+            for dev in items(sl, "spec", "devices"):
+                pci = dig(dev, "attributes", PCI_ATTR, "string")
+                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
+                    if pci and meta(claim, "uid") != own_uid:
+                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
+        for sl in current:
+            node = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
+            for dev in items(sl, "spec", "devices"):
+                by_node[node].append(
+                    _device_state(idx, pods, drv, pool, node, dev, sub, class_exprs, own_uid, pci_holders, unevaluated)
+                )
+    pod = view.pod
+    nodes = []
+    for node, devices in sorted(by_node.items()):
+        usable, why_not = _node_selector_ok(pod, idx.nodes.get(node)) if node != "(all nodes)" else (True, "")
+        nodes.append(
+            NodeReport(
+                node, usable, why_not, tuple(devices), _node_summary(node, devices, sub.device_class, usable, why_not)
+            )
+        )
+    return Explanation(
+        request=request.name,
+        device_class=sub.device_class,
+        driver=driver,
+        nodes=tuple(nodes),
+        unevaluated=tuple(sorted(unevaluated)),
+        summary=_summary(nodes, sub.device_class, driver, sub.count, bool(unevaluated)),
+    )
+
+
+def _device_state(
+    idx: Index,
+    pods: dict[str, Obj],
+    driver: str,
+    pool: str,
+    node: str,
+    dev: Obj,
+    request: Request,
+    class_exprs: tuple[str, ...],
+    own_uid: str,
+    pci_holders: dict[str, list[tuple[str, Obj]]],
+    unevaluated: set[str],
+) -> DeviceState:
+    name = str(dev.get("name"))
+    pci = dig(dev, "attributes", PCI_ATTR, "string")
+    dtype = dig(dev, "attributes", "type", "string")
+
+    def state(kind: str, detail: str = "") -> DeviceState:
+        return DeviceState(node, pool, name, dtype, pci, dig(dev, "attributes", "productName", "string"), kind, detail)
+
+    in_class, why = _selectors(f"class {request.device_class}", class_exprs, dev, driver, unevaluated)
+    if in_class is False:
+        return state("class-mismatch", why)
+    in_request, why = _selectors(f"request {request.name}", request.selectors, dev, driver, unevaluated)
+    if in_request is False:
+        return state("selector-mismatch", why)
+    held = [c for c in idx.allocations.get((driver, pool, name), []) if meta(c, "uid") != own_uid]
+    if held:
+        return state("allocated", f"held by {holder(pods, held[0])}")
+    twins = [(n, c) for n, c in pci_holders.get(str(pci), []) if n != name] if pci else []
+    if twins:
+        return state("sibling-in-use", f"its twin {twins[0][0]} ({pci}) is held by {holder(pods, twins[0][1])}")
+    blocking = [
+        t
+        for t in items(dev, "taints")
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(t, request.tolerations)
+    ]
+    if blocking:
+        t = blocking[0]
+        return state(
+            "tainted",
+            f"taint {t.get('key')}{'=' + str(t.get('value')) if t.get('value') else ''}:"
+            f"{t.get('effect')} not tolerated",
+        )
+    if in_class is None or in_request is None:
+        return state("unknown", "selectors not evaluated")
+    return state("free")
+
+
+def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable: bool | None, why_not: str) -> str:
+    matching = [d for d in devices if d.state not in ("class-mismatch", "selector-mismatch")]
+    if not matching:
+        types = Counter(d.type or "?" for d in devices)
+        mismatch = "class" if all(d.state == "class-mismatch" for d in devices) else "class or request selectors"
+        kinds = ", ".join(f"{n} type {t}" for t, n in types.most_common())
+        return f"{node}: 0 of {len(devices)} devices match the {mismatch} ({kinds})"
+    if all(d.state == "unknown" for d in matching):
+        text = f"{node}: {len(matching)} device{'s' if len(matching) != 1 else ''}, selectors not evaluated"
+        return text + (f" — the pod cannot run here ({why_not})" if usable is False else "")
+    free = [d for d in matching if d.state == "free"]
+    parts = [f"{d.name} {d.detail}" for d in matching if d.state not in ("free", "unknown")]
+    text = f"{node}: {len(matching)} {cls or 'matching'} device{'s' if len(matching) != 1 else ''}"
+    if free:
+        text += f", {len(free)} free ({', '.join(d.name for d in free)})"
+    if parts:
+        text += ": " + ", ".join(parts)
+    unknown = [d.name for d in matching if d.state == "unknown"]
+    if unknown:
+        text += f"; {len(unknown)} not evaluated"
+    if usable is False:
+        text += f" — the pod cannot run here ({why_not})"
+    return text
+
+
+def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count: int, unevaluated: bool) -> str:
+    if not nodes:
+        return f"driver {driver or '?'} publishes no devices"
+    usable_free = [d for n in nodes if n.usable is not False for d in n.devices if d.state == "free"]
+    if len(usable_free) >= count:
+        return (
+            f"{len(usable_free)} free device(s) match on nodes the pod can use: the claim may be "
+            "allocated on the next scheduling attempt, or another constraint of the claim fails"
+        )
+    free_elsewhere = [d for n in nodes if n.usable is False for d in n.devices if d.state == "free"]
+    if free_elsewhere:
+        where = sorted({d.node for d in free_elsewhere})
+        return f"matching free devices exist only on nodes the pod cannot use ({', '.join(where)})"
+    matching = sum(1 for n in nodes for d in n.devices if d.state not in ("class-mismatch", "selector-mismatch"))
+    if not matching:
+        total = sum(len(n.devices) for n in nodes)
+        return f"0 of {total} devices of driver {driver or '?'} match {cls or 'the request'}"
+    if any(d.state == "unknown" for n in nodes for d in n.devices):
+        return "no device is known to be free; some selectors could not be evaluated"
+    if unevaluated:
+        return f"all {matching} devices of driver {driver or '?'} are taken (selectors not evaluated)"
+    return f"all {matching} matching devices are taken"
+
+
+Explanations = dict[tuple[str, str, str], Explanation]  # by (namespace, VMI, GPU)
+
+
+def explain_views(idx: Index, views: list[VmiView], every_claim: bool = False) -> Explanations:
+    """Explanations for the requests of unallocated claims, or of every claim with `every_claim`."""
+    out = {}
+    for view in views:
+        for chain in view.chains:
+            pending = chain.claim is not None and chain.claim_state == "pending"
+            if chain.request is not None and (pending or (every_claim and chain.claim is not None)):
+                out[(view.namespace, view.name, chain.gpu.name)] = explain(idx, view, chain.request, chain.claim)
+    return out
+
+
+def fleet(idx: Index, node: str | None = None) -> list[DeviceState]:
+    """Every device of every current ResourceSlice, with its state: where can a GPU VM start now?"""
+    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
+    anything = Request(name="", device_class=None)
+    out = []
+    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
+        current = [s for s in slices if idx.is_current(s)]
+        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
+        for sl in current:
+            for dev in items(sl, "spec", "devices"):
+                pci = dig(dev, "attributes", PCI_ATTR, "string")
+                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
+                    if pci:
+                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
+        for sl in current:
+            where = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
+            if node is not None and where != node:
+                continue
+            for dev in items(sl, "spec", "devices"):
+                out.append(_device_state(idx, pods, drv, pool, where, dev, anything, (), "", pci_holders, set()))
+    return sorted(out, key=lambda d: (d.node, d.pool, d.name))
