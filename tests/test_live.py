@@ -234,3 +234,16 @@ def test_in_cluster_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         "describe", env={"KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path), "KUBERNETES_SERVICE_HOST": ""}
     )
     assert run.code == 3 and "no kubeconfig found" in run.err
+
+
+def test_devices_live_equals_snapshot(tmp_path: Path) -> None:
+    snapshot = cli("devices", "-o", "json", "--snapshot", str(BASIC))
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        live = cli("devices", "-o", "json", "--kubeconfig", kc)
+        text = cli("devices", "--kubeconfig", kc)
+        assert not any(r.is_exec for r in srv.requests)
+        assert_read_only(srv)
+    assert live.code == 0, live.err
+    assert _doc(live.out) == _doc(snapshot.out) and _doc(live.out)["devices"]
+    assert "NODE" in text.out and "Free passthrough (vfio) devices:" in text.out
