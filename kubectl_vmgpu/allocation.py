@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from . import cel
-from .chain import Request, VmiView
+from .chain import Request, VmiView, class_driver, tolerates
 from .evidence import PCI_ATTR
 from .index import Index, dig, items, meta
 from .model import Obj
@@ -50,17 +50,6 @@ class Explanation:
     nodes: tuple[NodeReport, ...]
     unevaluated: tuple[str, ...]  # selectors that could not be evaluated, and why
     summary: str
-
-
-def class_driver(device_class: Obj | None) -> str | None:
-    """The driver a DeviceClass selects, from `device.driver == '...'` in its CEL."""
-    for sel in items(device_class, "spec", "selectors"):
-        expr = str(dig(sel, "cel", "expression") or "")
-        for quote in ("'", '"'):
-            marker = f"device.driver == {quote}"
-            if marker in expr:
-                return expr.split(marker, 1)[1].split(quote, 1)[0]
-    return None
 
 
 def holder(pods_by_uid: dict[str, Obj], claim: Obj) -> str:
@@ -130,17 +119,6 @@ def _selectors(
             else:  # a runtime error (e.g. a missing attribute) excludes the device, as in the scheduler
                 return False, f"{where} selector `{expr}` fails: {exc}"
     return (None, "") if unknown else (True, "")
-
-
-def _tolerated(taint: Obj, tolerations: tuple[Obj, ...]) -> bool:
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
-            return True
-    return False
 
 
 def explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) -> Explanation:
@@ -228,7 +206,7 @@ def _device_state(
     blocking = [
         t
         for t in items(dev, "taints")
-        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(t, request.tolerations)
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(t, request.tolerations)
     ]
     if blocking:
         t = blocking[0]

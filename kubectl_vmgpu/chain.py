@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import evidence as ev
-from .index import Index, dig, items, key, meta, newest
+from .index import Index, dig, items, meta, newest
 from .model import Obj, PodEvidence
 
 # The links of a chain, in order; findings name the link they concern.
@@ -520,4 +520,24 @@ def vmi_key(view: VmiView) -> tuple[str, str]:
     return view.namespace, view.name
 
 
-__all__ = ["LINKS", "Chain", "VmiView", "link", "key"]
+def class_driver(device_class: Obj | None) -> str | None:
+    """The driver a DeviceClass selects, from `device.driver == '...'` in its CEL."""
+    for sel in items(device_class, "spec", "selectors"):
+        expr = str(dig(sel, "cel", "expression") or "")
+        for quote in ("'", '"'):
+            marker = f"device.driver == {quote}"
+            if marker in expr:
+                return expr.split(marker, 1)[1].split(quote, 1)[0]
+    return None
+
+
+def tolerates(taint: Obj, tolerations: tuple[Obj, ...]) -> bool:
+    """Kubernetes toleration matching for a device taint (Equal by default, Exists, effect)."""
+    for tol in tolerations:
+        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
+            continue
+        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
+            return True
+        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
+            return True
+    return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..chain import VmiView, reads_metadata, uses_old_metadata_path
+from ..chain import VmiView, class_driver, reads_metadata, uses_old_metadata_path
 from ..index import dig, items, meta
 from ..model import Ref, Severity
 from .base import Context, Hit, gpu_label, ref
@@ -122,22 +122,11 @@ def device_class_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
-def _driver_of(chain_class: object) -> str | None:
-    """The driver a DeviceClass selects, from `device.driver == '...'` in its CEL."""
-    for sel in items(chain_class, "spec", "selectors"):
-        expr = str(dig(sel, "cel", "expression") or "")
-        for quote in ("'", '"'):
-            marker = f"device.driver == {quote}"
-            if marker in expr:
-                return expr.split(marker, 1)[1].split(quote, 1)[0]
-    return None
-
-
 def driver_not_publishing(ctx: Context, view: VmiView) -> Iterator[Hit]:
     if not ctx.idx.inv.knows("ResourceSlice", "resourceslices.resource.k8s.io"):
         return
     for chain in view.chains:
-        driver = _driver_of(chain.device_class)
+        driver = class_driver(chain.device_class)
         if not driver or chain.results:
             continue
         slices = [s for s in ctx.idx.inv.of("ResourceSlice") if dig(s, "spec", "driver") == driver]

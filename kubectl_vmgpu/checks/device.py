@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Chain, VmiView
+from ..chain import Chain, VmiView, tolerates
 from ..evidence import PCI_ATTR
 from ..index import dig, items, meta
-from ..model import Obj, Ref, Severity
+from ..model import Ref, Severity
 from .base import Context, Hit, gpu_label
 
 PCI_FORMAT = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
@@ -111,17 +111,6 @@ def pci_address_malformed(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
-def _tolerated(taint: Obj, tolerations: tuple[Obj, ...]) -> bool:
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
-            return True
-    return False
-
-
 def device_tainted(ctx: Context, view: VmiView) -> Iterator[Hit]:
     for chain in view.chains:
         dev = chain.device
@@ -129,7 +118,7 @@ def device_tainted(ctx: Context, view: VmiView) -> Iterator[Hit]:
             continue
         tolerations = chain.results[0].tolerations + (chain.request.tolerations if chain.request else ())
         for taint in dev.taints:
-            if _tolerated(taint, tolerations):
+            if tolerates(taint, tolerations):
                 continue
             effect = str(taint.get("effect") or "None")
             value = f"={taint.get('value')}" if taint.get("value") else ""
