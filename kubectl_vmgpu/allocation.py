@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import cel
@@ -132,26 +133,10 @@ def explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) 
         if dig(s, "cel", "expression")
     )
     own_uid = meta(own_claim, "uid") if own_claim else ""
-    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
     unevaluated: set[str] = set()
     by_node: dict[str, list[DeviceState]] = defaultdict(list)
-    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
-        if driver and drv != driver:
-            continue
-        current = [s for s in slices if idx.is_current(s)]
-        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
-        for sl in current:
-            for dev in items(sl, "spec", "devices"):
-                pci = dig(dev, "attributes", PCI_ATTR, "string")
-                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
-                    if pci and meta(claim, "uid") != own_uid:
-                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
-        for sl in current:
-            node = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
-            for dev in items(sl, "spec", "devices"):
-                by_node[node].append(
-                    _device_state(idx, pods, drv, pool, node, dev, sub, class_exprs, own_uid, pci_holders, unevaluated)
-                )
+    for where in _published(idx, driver, own_uid):
+        by_node[where.node].append(_device_state(where, sub, class_exprs, own_uid, unevaluated))
     pod = view.pod
     nodes = []
     for node, devices in sorted(by_node.items()):
@@ -171,19 +156,44 @@ def explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) 
     )
 
 
+@dataclass(frozen=True)
+class _Published:
+    """A device of a current slice, with what is needed to judge it."""
+
+    idx: Index
+    pods: dict[str, Obj]
+    driver: str
+    pool: str
+    node: str
+    dev: Obj
+    pci_holders: dict[str, list[tuple[str, Obj]]]  # pciBusID -> (device, claim) held in this pool
+
+
+def _published(idx: Index, driver: str | None, own_uid: str) -> Iterator[_Published]:
+    """Every device of the current slices (of one driver), pool by pool, with who holds each address."""
+    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
+    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
+        if driver and drv != driver:
+            continue
+        current = [s for s in slices if idx.is_current(s)]
+        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
+        for sl in current:
+            for dev in items(sl, "spec", "devices"):
+                pci = dig(dev, "attributes", PCI_ATTR, "string")
+                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
+                    if pci and meta(claim, "uid") != own_uid:
+                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
+        for sl in current:
+            node = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
+            for dev in items(sl, "spec", "devices"):
+                yield _Published(idx, pods, drv, pool, node, dev, pci_holders)
+
+
 def _device_state(
-    idx: Index,
-    pods: dict[str, Obj],
-    driver: str,
-    pool: str,
-    node: str,
-    dev: Obj,
-    request: Request,
-    class_exprs: tuple[str, ...],
-    own_uid: str,
-    pci_holders: dict[str, list[tuple[str, Obj]]],
-    unevaluated: set[str],
+    where: _Published, request: Request, class_exprs: tuple[str, ...], own_uid: str, unevaluated: set[str]
 ) -> DeviceState:
+    idx, pods, driver, pool, node, dev = where.idx, where.pods, where.driver, where.pool, where.node, where.dev
+    pci_holders = where.pci_holders
     name = str(dev.get("name"))
     pci = dig(dev, "attributes", PCI_ATTR, "string")
     dtype = dig(dev, "attributes", "type", "string")
@@ -285,22 +295,6 @@ def explain_views(idx: Index, views: list[VmiView], every_claim: bool = False) -
 
 def fleet(idx: Index, node: str | None = None) -> list[DeviceState]:
     """Every device of every current ResourceSlice, with its state: where can a GPU VM start now?"""
-    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
     anything = Request(name="", device_class=None)
-    out = []
-    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
-        current = [s for s in slices if idx.is_current(s)]
-        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
-        for sl in current:
-            for dev in items(sl, "spec", "devices"):
-                pci = dig(dev, "attributes", PCI_ATTR, "string")
-                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
-                    if pci:
-                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
-        for sl in current:
-            where = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
-            if node is not None and where != node:
-                continue
-            for dev in items(sl, "spec", "devices"):
-                out.append(_device_state(idx, pods, drv, pool, where, dev, anything, (), "", pci_holders, set()))
+    out = [_device_state(w, anything, (), "", set()) for w in _published(idx, None, "") if node in (None, w.node)]
     return sorted(out, key=lambda d: (d.node, d.pool, d.name))

@@ -180,6 +180,17 @@ def _link_status(view: VmiView, chain: Chain, name: str, link: dict[str, Any], f
     return "ok" if link.get("present") else ("unknown" if found else "missing")
 
 
+def _device_dict(d: DeviceState) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "type": d.type,
+        "pciBusID": d.pci,
+        "productName": d.product,
+        "state": d.state,
+        "detail": d.detail or None,
+    }
+
+
 def _explanation_dict(ex: Explanation) -> dict[str, Any]:
     return {
         "request": ex.request,
@@ -193,17 +204,7 @@ def _explanation_dict(ex: Explanation) -> dict[str, Any]:
                 "usable": n.usable,
                 "whyNot": n.why_not or None,
                 "summary": n.summary,
-                "devices": [
-                    {
-                        "name": d.name,
-                        "type": d.type,
-                        "pciBusID": d.pci,
-                        "productName": d.product,
-                        "state": d.state,
-                        "detail": d.detail or None,
-                    }
-                    for d in n.devices
-                ],
+                "devices": [_device_dict(d) for d in n.devices],
             }
             for n in ex.nodes
         ],
@@ -500,19 +501,7 @@ def devices_dict(origin: str, rows: list[DeviceState]) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "kind": "Devices",
         "source": origin,
-        "devices": [
-            {
-                "node": d.node,
-                "pool": d.pool,
-                "name": d.name,
-                "type": d.type,
-                "pciBusID": d.pci,
-                "productName": d.product,
-                "state": d.state,
-                "detail": d.detail or None,
-            }
-            for d in rows
-        ],
+        "devices": [{"node": d.node, "pool": d.pool, **_device_dict(d)} for d in rows],
         "nodes": list(nodes.values()),
     }
 
