@@ -207,3 +207,52 @@ def test_lab_is_deterministic() -> None:
         return kyaml.dump_all(lab.all_objects()) + repr(sorted(lab.build().files.items()))
 
     assert render() == render()
+
+
+def test_celsim_evaluates_the_simple_forms_and_refuses_the_rest() -> None:
+    from tests.synth.celsim import SelectorError, matches
+
+    vfio = {"productName": {"string": "GH100 [H100 SXM5 80GB]"}, "type": {"string": "vfio"},
+            "resource.kubernetes.io/pciBusID": {"string": "0000:19:00.0"},
+            "resource.kubernetes.io/numaNode": {"int": 0}}
+    driver = "gpu.nvidia.com"
+    assert matches("device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'vfio'",
+                   vfio, driver)
+    assert not matches("device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'", vfio, driver)
+    assert matches("device.attributes['gpu.nvidia.com'].productName.lowerAscii().contains('h100')", vfio, driver)
+    assert matches("device.attributes['resource.kubernetes.io'].numaNode == 1 || "
+                   "device.attributes['resource.kubernetes.io'].pciBusID.startsWith('0000:19')", vfio, driver)
+    for bad in ("device.attributes['gpu.nvidia.com'].uuid == 'x'",  # no such key: a CEL runtime error
+                "device.attributes['resource.kubernetes.io'].numaNode == '0'",  # no such overload
+                "size(device.attributes['gpu.nvidia.com']) > 2"):  # not simulated
+        with pytest.raises(SelectorError):
+            matches(bad, vfio, driver)
+
+
+def _pending_message(lab: Lab) -> str:
+    events = [o for o in lab.all_objects() if o["kind"] == "Event" and o.get("reason") == "FailedScheduling"]
+    return events[0]["message"] if events else ""
+
+
+def test_allocator_honours_tolerations_and_node_selectors() -> None:
+    taint = {"effect": "NoSchedule", "key": "gpu.nvidia.com/xid", "value": "79"}
+
+    def build(**vm_kw: Any) -> Lab:
+        lab = Lab("toleration", postfilter_message=True)
+        lab.add_node("n1", gpus=1, labels={"pool": "a"}, device_taints={"gpu-vfio-0": [taint]})
+        lab.add_node("n2", gpus=1, labels={"pool": "b"})
+        lab.add_vm("vm-b", node_selector={"pool": "b"})
+        lab.add_vm("vm-a", node_selector={"pool": "a"}, **vm_kw)
+        return lab
+
+    assert _pending_message(build()) == (
+        "0/2 nodes are available: 1 cannot allocate all claims, 1 node(s) didn't match Pod's node "
+        "affinity/selector. still not schedulable, preemption: 0/2 nodes are available: 2 Preemption is not "
+        "helpful for scheduling.")
+    for tol in ({"key": "gpu.nvidia.com/xid", "operator": "Exists"},
+                {"key": "gpu.nvidia.com/xid", "value": "79", "effect": "NoSchedule"}):
+        lab = build(tolerations=[tol]).build()
+        assert _pending_message(lab) == ""
+        assert [d.name for _, d in lab.chains[1].devices] == ["gpu-vfio-0"] and lab.chains[1].node == "n1"
+    assert _pending_message(build(tolerations=[{"key": "gpu.nvidia.com/xid", "value": "48"}])).startswith(
+        "0/2 nodes are available: 1 cannot allocate all claims, 1 node(s)")

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import celsim
 from . import evidence as ev
 from .hw import CUDA_DRIVER, NVIDIA_KERNEL_DRIVER, GpuModel, Slot, slots_for
 from .ids import Ids, claim_generate_name, generate_name, micro, ts, uid
@@ -87,6 +88,7 @@ class Lab:
         kubevirt_installed: bool = True,
         start_minutes: float = 0.0,
         permitted_host_devices: bool = False,
+        postfilter_message: bool = False,
     ) -> None:
         self.name = name
         self.ids = Ids(name)
@@ -104,6 +106,10 @@ class Lab:
         self.disabled_gates = disabled_gates or []
         self.kubevirt_installed = kubevirt_installed
         self.permitted_host_devices = permitted_host_devices
+        # FailedScheduling as kube-scheduler writes it for a pod with claims: the DynamicResources PostFilter's
+        # "still not schedulable" precedes DefaultPreemption's message. Off only for the scenarios generated
+        # before it was modelled (their bytes are frozen).
+        self.postfilter_message = postfilter_message
         self.nodes: list[Node] = []
         self.vms: list[VM] = []
         self.workloads: list[Workload] = []
@@ -273,8 +279,8 @@ class Lab:
             self._kubevirt_cr(self.ids.at(minutes=-60 * 24 * 30))
         self._driver(self.ids.at(minutes=-60 * 24 * 9))
 
-    def _node(self, n: Node, when: datetime, i: int) -> None:
-        cpu = "128"
+    def node_labels(self, n: Node) -> dict[str, str]:
+        """The Node object's labels (node-feature-discovery / GPU feature discovery, KubeVirt, the knob's)."""
         labels = {
             "beta.kubernetes.io/arch": "amd64",
             "beta.kubernetes.io/os": "linux",
@@ -290,6 +296,12 @@ class Lab:
         if self.kubevirt_installed:
             labels["kubevirt.io/schedulable"] = "true"
             labels["cpumanager"] = "false"
+        labels.update(n.labels)
+        return labels
+
+    def _node(self, n: Node, when: datetime, i: int) -> None:
+        cpu = "128"
+        labels = self.node_labels(n)
         obj: Obj = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -590,16 +602,9 @@ class Lab:
 
     def _device_classes(self, when: datetime) -> None:
         ns, app, _, chart = self._driver_names()
-        # The chart installs the three classes whatever the driver gates; vGPU only with VGPUSupport.
-        classes = [(GPU_CLASS, "gpu"), ("mig.nvidia.com", "mig"), (VFIO_CLASS, "vfio")]
-        if any(n.vgpu for n in self.nodes):
-            classes.append((VGPU_CLASS, "vgpu"))
         class_config = [vm for vm in self.vms if vm.config_source == "class" and vm.vfio is not None]
-        for name, typ in classes:
-            spec: Obj = {
-                "selectors": [{"cel": {"expression": f"device.driver == '{DRIVER}' && "
-                                                     f"device.attributes['{DRIVER}'].type == '{typ}'"}}]
-            }
+        for name, typ in self.device_class_types().items():
+            spec: Obj = {"selectors": [{"cel": {"expression": self.class_selector(typ)}}]}
             if typ == "vfio" and class_config:
                 spec["config"] = [{"opaque": {"driver": DRIVER, "parameters": self._vfio_params(class_config[0])}}]
             obj: Obj = {
@@ -614,6 +619,17 @@ class Lab:
                 "spec": spec,
             }
             self.emit(when, obj)
+
+    def device_class_types(self) -> dict[str, str]:
+        """The chart installs the gpu, mig and vfio classes whatever the driver gates; vgpu only with VGPUSupport."""
+        classes = {GPU_CLASS: "gpu", "mig.nvidia.com": "mig", VFIO_CLASS: "vfio"}
+        if any(n.vgpu for n in self.nodes):
+            classes[VGPU_CLASS] = "vgpu"
+        return classes
+
+    @staticmethod
+    def class_selector(typ: str) -> str:
+        return f"device.driver == '{DRIVER}' && device.attributes['{DRIVER}'].type == '{typ}'"
 
     def _vfio_params(self, vm: VM) -> Obj:
         params: Obj = {"apiVersion": "resource.nvidia.com/v1beta1", "kind": "VfioDeviceConfig"}
@@ -674,6 +690,11 @@ class Lab:
                         }
                         self._add_device(Device(n.name, f"gpu-{idx}-vgpu-{j}", "vgpu", slot, idx, n.model, a,
                                                 {"framebuffer": {"value": "12Gi"}}))
+            # taints the driver published before the VMs came (e.g. a fatal XID): the allocator sees them
+            for dname, taints in n.device_taints.items():
+                for t in taints:
+                    taint = {"timeAdded": ts(self.ids.at(minutes=-60 * 5)), **t}
+                    self.devices[(n.name, dname)].taints.append(taint)
 
     def _add_device(self, d: Device) -> None:
         self.devices[(d.node, d.name)] = d
@@ -690,6 +711,7 @@ class Lab:
             devs = [d for d in devs if not (d.kind == "gpu" and d.index in prepared)]
             generation = 1 + len(prepared) + sum(1 for (node, _), d in self.devices.items()
                                                  if node == n.name and (not d.published or d.pci_published is not None))
+            generation += 1 if n.device_taints else 0  # the driver republished the pool with the taints
             count = n.slices
             chunks: list[list[Device]] = [[] for _ in range(count)]
             for i, d in enumerate(devs):
@@ -745,6 +767,10 @@ class Lab:
         exactly: Obj = {"allocationMode": "All" if vm.all_mode else "ExactCount", "deviceClassName": vm.device_class}
         if not vm.all_mode:
             exactly["count"] = vm.count
+        if vm.selectors:
+            exactly["selectors"] = [{"cel": {"expression": e}} for e in vm.selectors]
+        if vm.tolerations:
+            exactly["tolerations"] = copy.deepcopy(vm.tolerations)
         if vm.first_available:
             subs = [
                 {"allocationMode": "ExactCount", "count": 1, "deviceClassName": vm.device_class, "name": "h100",
@@ -788,23 +814,23 @@ class Lab:
 
     def _allocate(self, vm: VM, prefer: str | None) -> tuple[list[tuple[str, Device]], str]:
         """Pick devices like the scheduler's allocator; returns (results, failure message)."""
-        kind = {VFIO_CLASS: "vfio", GPU_CLASS: "gpu", VGPU_CLASS: "vgpu"}.get(vm.device_class)
-        known = {GPU_CLASS, "mig.nvidia.com", VFIO_CLASS} | ({VGPU_CLASS} if any(n.vgpu for n in self.nodes) else set())
-        if vm.device_class not in known:
+        classes = self.device_class_types()
+        if vm.device_class not in classes:
             r = vm.request_names()[0]
             k = len(self.nodes)
             return [], (f"0/{k} nodes are available: request {r}: device class {vm.device_class} does not exist. "
                         f"preemption: 0/{k} nodes are available: {k} Preemption is not helpful for scheduling.")
-        nodes = [n for n in self.nodes if n.publish]
+        # Filter: NodeAffinity (the pod's nodeSelector) runs before DynamicResources; a node it rejects never
+        # reaches the allocator.
+        selector = self.pod_node_selector(vm)
+        excluded = [n for n in self.nodes if any(self.node_labels(n).get(k) != v for k, v in selector.items())]
+        nodes = [n for n in self.nodes if n.publish and n not in excluded]
         if prefer:
             nodes.sort(key=lambda n: n.name != prefer)
         total = len(self.nodes)
         for n in nodes:
             free = [d for (node, _), d in self.devices.items()
-                    if node == n.name and d.kind == kind and d.published and (node, d.name) not in self.taken
-                    and not any(t.get("effect") in ("NoSchedule", "NoExecute") for t in d.taints)
-                    # a prepared twin (gpu-<n> / gpu-vfio-<n>) makes the other one unusable
-                    and not self._twin_busy(d)]
+                    if node == n.name and self._selectable(vm, d, self.class_selector(classes[vm.device_class]))]
             need = vm.count * len(vm.request_names()) if not vm.all_mode else len(free)
             if vm.same_numa and len(vm.request_names()) > 1:
                 for numa in sorted({d.slot.numa for d in free}):
@@ -823,8 +849,42 @@ class Lab:
                 for d in chunk:
                     results.append((f"{r}/h100" if vm.first_available else r, d))
             return results, ""
-        return [], f"0/{total} nodes are available: {total} cannot allocate all claims. preemption: 0/{total} " \
-                   f"nodes are available: {total} Preemption is not helpful for scheduling."
+        return [], self._unschedulable(total, {"node(s) didn't match Pod's node affinity/selector": len(excluded),
+                                               "cannot allocate all claims": total - len(excluded)})
+
+    def _selectable(self, vm: VM, d: Device, class_selector: str) -> bool:
+        """Can the allocator hand this device to the VM's requests?"""
+        if not d.published or (d.node, d.name) in self.taken:
+            return False
+        if not all(celsim.matches(e, d.attrs, DRIVER) for e in (class_selector, *vm.selectors)):
+            return False  # the class's selectors, then the request's
+        if any(t.get("effect") in ("NoSchedule", "NoExecute") and not self._tolerated(t, vm.tolerations)
+               for t in d.taints):
+            return False
+        # a prepared twin (gpu-<n> / gpu-vfio-<n>) makes the other one unusable
+        return not self._twin_busy(d)
+
+    @staticmethod
+    def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
+        """resource.k8s.io DeviceToleration matching: operator Equal (default) or Exists, effect empty = all."""
+        for tol in tolerations:
+            if tol.get("effect") and tol["effect"] != taint.get("effect"):
+                continue
+            if tol.get("operator", "Equal") == "Exists":
+                if not tol.get("key") or tol["key"] == taint.get("key"):
+                    return True
+            elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
+                return True
+        return False
+
+    def _unschedulable(self, total: int, reasons: dict[str, int]) -> str:
+        """FitError.Error(): `0/N nodes are available: <count reason>, ... (sorted).` then the PostFilter message.
+
+        Both reasons here are UnschedulableAndUnresolvable, so preemption finds no node where it might help."""
+        hist = ", ".join(sorted(f"{v} {k}" for k, v in reasons.items() if v))
+        post = "still not schedulable, " if self.postfilter_message else ""
+        return (f"0/{total} nodes are available: {hist}. {post}preemption: 0/{total} nodes are available: {total} "
+                f"Preemption is not helpful for scheduling.")
 
     def _claim_obj(
         self,
@@ -1020,6 +1080,8 @@ class Lab:
         rcs = self._resource_claims(vm)
         if rcs:
             spec["resourceClaims"] = rcs
+        if vm.node_selector:
+            spec["nodeSelector"] = dict(vm.node_selector)
         return spec
 
     def _vm(self, vm: VM) -> Chain:
@@ -1399,7 +1461,7 @@ class Lab:
                  "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
                  "volumeMounts": [{"mountPath": "/init/usr/bin", "name": "virt-bin-share-dir"}]},
             ],
-            "nodeSelector": {"kubernetes.io/arch": "amd64", "kubevirt.io/schedulable": "true"},
+            "nodeSelector": self.pod_node_selector(vm),
             "preemptionPolicy": "PreemptLowerPriority",
             "priority": 0,
             "readinessGates": [{"conditionType": "kubevirt.io/virtual-machine-unpaused"}],
@@ -1454,6 +1516,11 @@ class Lab:
         }
         self.emit(tp + timedelta(seconds=30), pod)
         return pod
+
+    @staticmethod
+    def pod_node_selector(vm: VM) -> dict[str, str]:
+        """virt-controller's launcher nodeSelector: the VMI's, the architecture, then kubevirt.io/schedulable."""
+        return {**vm.node_selector, "kubernetes.io/arch": "amd64", "kubevirt.io/schedulable": "true"}
 
     def _wired(self, vm: VM) -> list[tuple[str, str]]:
         """compute container resources.claims: only with the gate on; v1.8.0-v1.8.2 keep only the first request."""

@@ -49,6 +49,9 @@ class Node:
     slices: int = 1  # slices the pool is split into (pool.resourceSliceCount)
     missing_slices: int = 0  # slices of the pool not (yet) published
     stale_generation: bool = False  # an older-generation slice is still present
+    labels: dict[str, str] = field(default_factory=dict)  # extra Node labels (zone, pool, ...)
+    # device name -> taints the driver published before any allocation ({key, value, effect}; timeAdded is filled)
+    device_taints: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,9 @@ class VM:
     faults: set[str] = field(default_factory=set)
     labels: dict[str, str] = field(default_factory=dict)
     minutes: float | None = None  # creation time, minutes after the lab start
+    selectors: list[str] = field(default_factory=list)  # CEL selectors of every request (not firstAvailable)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)  # DeviceTolerations of every request
+    node_selector: dict[str, str] = field(default_factory=dict)  # spec.template.spec.nodeSelector
 
     def request_names(self) -> list[str]:
         if self.requests:

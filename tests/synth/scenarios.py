@@ -154,6 +154,57 @@ def _pending_all_taken() -> Lab:
     return lb
 
 
+# ---- why is my GPU claim pending (issue 8) ----------------------------------------------------------------
+# One deviation each; the FailedScheduling message is kube-scheduler's, PostFilter reason included.
+
+NVML_NAME = "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA H100 80GB HBM3'"
+LOWER_ASCII = "device.attributes['gpu.nvidia.com'].productName.lowerAscii().contains('h100')"
+XID_79 = {"effect": "NoSchedule", "key": "gpu.nvidia.com/xid", "value": "79"}
+ZONE = "topology.kubernetes.io/zone"
+
+
+def _pending_selector() -> Lab:
+    """The selector names the NVML product name (what nvidia-smi and type gpu devices say); vfio devices
+    publish the PCI database name, so no device of the class matches."""
+    lb = lab("pending-request-selector-no-match", postfilter_message=True)
+    lb.add_vm("rhel9-gpu", namespace="gpu-lab", selectors=[NVML_NAME])
+    return lb
+
+
+def _pending_excluded_node() -> Lab:
+    lb = Lab("pending-devices-only-on-excluded-node", postfilter_message=True)
+    lb.add_node("gpu-worker-01", gpus=1, labels={ZONE: "zone-a"})
+    lb.add_node("gpu-worker-02", gpus=1, labels={ZONE: "zone-b"})
+    lb.add_vm("train-a", namespace="ml-team", node="gpu-worker-01")
+    lb.add_vm("train-b", namespace="ml-team", node_selector={ZONE: "zone-a"})
+    return lb
+
+
+def _pending_tainted() -> Lab:
+    """gpu-1 fell off the bus (XID 79): the driver tainted both devices of that GPU before the VMs came."""
+    lb = Lab("pending-tainted-device", postfilter_message=True)
+    lb.add_node("gpu-worker-01", gpus=2, device_taints={"gpu-1": [XID_79], "gpu-vfio-1": [XID_79]})
+    lb.add_vm("train-a", namespace="ml-team")
+    lb.add_vm("train-b", namespace="ml-team")
+    return lb
+
+
+def _pending_sibling() -> Lab:
+    lb = lab("pending-sibling-held-by-container", nodes=1, postfilter_message=True)
+    lb.add_workload("cuda-train", "ml-team", "gpu-worker-01", "gpu-1")
+    lb.add_vm("rhel9-gpu-a", namespace="gpu-lab")
+    lb.add_vm("rhel9-gpu-b", namespace="gpu-lab")
+    return lb
+
+
+def _pending_unsupported_selector() -> Lab:
+    """One template for the team, with a selector cel-python cannot evaluate (Kubernetes' lowerAscii)."""
+    lb = lab("pending-unsupported-selector", gpus=1, postfilter_message=True)
+    for name in ("train-a", "train-b", "train-c"):
+        lb.add_vm(name, namespace="ml-team", selectors=[LOWER_ASCII])
+    return lb
+
+
 def _malformed() -> Lab:
     lb = lab("pci-address-malformed", nodes=1)
     lb.add_vm("rhel9-gpu-a", namespace="gpu-lab")
@@ -302,6 +353,18 @@ SCENARIOS: list[Scenario] = [
              ("claim-not-generated",), one_vm("claim-not-generated-quota", {"faults": {"claim-quota"}})),
     Scenario("claim-pending-all-gpus-taken", "three VMs, two passthrough GPUs: the third claim cannot be "
              "allocated", ("claim-pending",), _pending_all_taken),
+    Scenario("pending-request-selector-no-match", "the request selects productName 'NVIDIA H100 80GB HBM3' (the "
+             "NVML name of type gpu devices); vfio devices publish the PCI name GH100 [H100 SXM5 80GB], so nothing "
+             "matches and the claim stays pending", ("claim-pending",), _pending_selector),
+    Scenario("pending-devices-only-on-excluded-node", "the VM's nodeSelector pins zone-a, whose only GPU another VM "
+             "holds; the free GPU is on gpu-worker-02 in zone-b", ("claim-pending",), _pending_excluded_node),
+    Scenario("pending-tainted-device", "gpu-vfio-1 carries the driver's gpu.nvidia.com/xid=79:NoSchedule taint and "
+             "the request has no toleration; gpu-vfio-0 is taken", ("claim-pending",), _pending_tainted),
+    Scenario("pending-sibling-held-by-container", "a container pod holds gpu-1, so its twin gpu-vfio-1 cannot be "
+             "allocated; gpu-vfio-0 is taken by another VM", ("claim-pending",), _pending_sibling),
+    Scenario("pending-unsupported-selector", "the template's selector uses lowerAscii() (Kubernetes CEL string "
+             "library, not in cel-python); both matching GPUs are taken", ("claim-pending",),
+             _pending_unsupported_selector),
     Scenario("claim-wrong-node", "the direct claim is allocated on gpu-worker-01 while the pod sits on "
              "gpu-worker-02", ("claim-wrong-node",),
              one_vm("claim-wrong-node", {"claim": "direct", "faults": {"wrong-node"}})),
