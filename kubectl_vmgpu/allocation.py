@@ -14,6 +14,7 @@ from .model import Obj
 
 # A device's state, in the order that decides it: the first that applies wins.
 STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
+MISMATCH = ("class-mismatch", "selector-mismatch")
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _selectors(
             if isinstance(exc, cel.CelUnsupported) or "does not compile" in str(exc):
                 unevaluated.add(f"{where} selector `{expr}`: {exc}")
                 unknown = True
-            else:  # a runtime error (e.g. a missing attribute) excludes the device, as in the scheduler
+            else:  # a runtime error (e.g. a missing attribute): the scheduler fails the attempt with it
                 return False, f"{where} selector `{expr}` fails: {exc}"
     return (None, "") if unknown else (True, "")
 
@@ -231,12 +232,9 @@ def _device_state(
 
 
 def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable: bool | None, why_not: str) -> str:
-    matching = [d for d in devices if d.state not in ("class-mismatch", "selector-mismatch")]
+    matching = [d for d in devices if d.state not in MISMATCH]
     if not matching:
-        types = Counter(d.type or "?" for d in devices)
-        mismatch = "class" if all(d.state == "class-mismatch" for d in devices) else "class or request selectors"
-        kinds = ", ".join(f"{n} type {t}" for t, n in types.most_common())
-        return f"{node}: 0 of {len(devices)} devices match the {mismatch} ({kinds})"
+        return f"{node}: 0 of {len(devices)} devices match ({_mismatch_text(devices, cls)})"
     if all(d.state == "unknown" for d in matching):
         text = f"{node}: {len(matching)} device{'s' if len(matching) != 1 else ''}, selectors not evaluated"
         return text + (f" — the pod cannot run here ({why_not})" if usable is False else "")
@@ -268,15 +266,32 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
     if free_elsewhere:
         where = sorted({d.node for d in free_elsewhere})
         return f"matching free devices exist only on nodes the pod cannot use ({', '.join(where)})"
-    matching = sum(1 for n in nodes for d in n.devices if d.state not in ("class-mismatch", "selector-mismatch"))
+    every = [d for n in nodes for d in n.devices]
+    matching = [d for d in every if d.state not in MISMATCH]
     if not matching:
-        total = sum(len(n.devices) for n in nodes)
-        return f"0 of {total} devices of driver {driver or '?'} match {cls or 'the request'}"
-    if any(d.state == "unknown" for n in nodes for d in n.devices):
+        return f"0 of {len(every)} devices of driver {driver or '?'} match ({_mismatch_text(every, cls)})"
+    if any(d.state == "unknown" for d in matching):
         return "no device is known to be free; some selectors could not be evaluated"
-    if unevaluated:
-        return f"all {matching} devices of driver {driver or '?'} are taken (selectors not evaluated)"
-    return f"all {matching} matching devices are taken"
+    states = Counter(d.state for d in matching)
+    if set(states) <= {"allocated", "sibling-in-use"}:
+        if unevaluated:
+            return f"all {len(matching)} devices of driver {driver or '?'} are taken (selectors not evaluated)"
+        return f"all {len(matching)} matching devices are taken"
+    breakdown = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    return f"none of the {len(matching)} matching devices is free ({breakdown})"
+
+
+def _mismatch_text(devices: list[DeviceState], cls: str | None) -> str:
+    """Why devices fail to match: the class (with their types) or the request's selectors."""
+    parts = []
+    by_class = [d for d in devices if d.state == "class-mismatch"]
+    if by_class:
+        types = ", ".join(f"{n} type {t}" for t, n in Counter(d.type or "?" for d in by_class).most_common())
+        parts.append(f"{len(by_class)} not selected by class {cls or '?'}: {types}")
+    by_request = [d for d in devices if d.state == "selector-mismatch"]
+    if by_request:
+        parts.append(f"{len(by_request)} rejected by the request's selectors")
+    return "; ".join(parts)
 
 
 Explanations = dict[tuple[str, str, str], Explanation]  # by (namespace, VMI, GPU)

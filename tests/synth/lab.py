@@ -88,7 +88,7 @@ class Lab:
         kubevirt_installed: bool = True,
         start_minutes: float = 0.0,
         permitted_host_devices: bool = False,
-        postfilter_message: bool = False,
+        postfilter_message: bool = True,
     ) -> None:
         self.name = name
         self.ids = Ids(name)

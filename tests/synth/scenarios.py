@@ -166,13 +166,13 @@ ZONE = "topology.kubernetes.io/zone"
 def _pending_selector() -> Lab:
     """The selector names the NVML product name (what nvidia-smi and type gpu devices say); vfio devices
     publish the PCI database name, so no device of the class matches."""
-    lb = lab("pending-request-selector-no-match", postfilter_message=True)
+    lb = lab("pending-request-selector-no-match")
     lb.add_vm("rhel9-gpu", namespace="gpu-lab", selectors=[NVML_NAME])
     return lb
 
 
 def _pending_excluded_node() -> Lab:
-    lb = Lab("pending-devices-only-on-excluded-node", postfilter_message=True)
+    lb = Lab("pending-devices-only-on-excluded-node")
     lb.add_node("gpu-worker-01", gpus=1, labels={ZONE: "zone-a"})
     lb.add_node("gpu-worker-02", gpus=1, labels={ZONE: "zone-b"})
     lb.add_vm("train-a", namespace="ml-team", node="gpu-worker-01")
@@ -182,7 +182,7 @@ def _pending_excluded_node() -> Lab:
 
 def _pending_tainted() -> Lab:
     """gpu-1 fell off the bus (XID 79): the driver tainted both devices of that GPU before the VMs came."""
-    lb = Lab("pending-tainted-device", postfilter_message=True)
+    lb = Lab("pending-tainted-device")
     lb.add_node("gpu-worker-01", gpus=2, device_taints={"gpu-1": [XID_79], "gpu-vfio-1": [XID_79]})
     lb.add_vm("train-a", namespace="ml-team")
     lb.add_vm("train-b", namespace="ml-team")
@@ -190,7 +190,7 @@ def _pending_tainted() -> Lab:
 
 
 def _pending_sibling() -> Lab:
-    lb = lab("pending-sibling-held-by-container", nodes=1, postfilter_message=True)
+    lb = lab("pending-sibling-held-by-container", nodes=1)
     lb.add_workload("cuda-train", "ml-team", "gpu-worker-01", "gpu-1")
     lb.add_vm("rhel9-gpu-a", namespace="gpu-lab")
     lb.add_vm("rhel9-gpu-b", namespace="gpu-lab")
@@ -199,7 +199,7 @@ def _pending_sibling() -> Lab:
 
 def _pending_unsupported_selector() -> Lab:
     """One template for the team, with a selector cel-python cannot evaluate (Kubernetes' lowerAscii)."""
-    lb = lab("pending-unsupported-selector", gpus=1, postfilter_message=True)
+    lb = lab("pending-unsupported-selector", gpus=1)
     for name in ("train-a", "train-b", "train-c"):
         lb.add_vm(name, namespace="ml-team", selectors=[LOWER_ASCII])
     return lb
