@@ -10,6 +10,14 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
+from .completion import (
+    complete_checks,
+    complete_contexts,
+    complete_files,
+    complete_namespaces,
+    complete_vmi_names,
+    completion_command,
+)
 from .model import Scope
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE = 0, 1, 2, 3
@@ -42,21 +50,36 @@ def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _source_options(fn: Callable[..., Any], scoped: bool) -> Callable[..., Any]:
     options = [
-        click.argument("name", required=False),
-        click.option("-n", "--namespace", help="Namespace of the VMIs (default: the context's; all in a snapshot)."),
+        click.argument("name", required=False, shell_complete=complete_vmi_names),
+        click.option(
+            "-n",
+            "--namespace",
+            shell_complete=complete_namespaces,
+            help="Namespace of the VMIs (default: the context's; all in a snapshot).",
+        ),
         click.option("-A", "--all-namespaces", is_flag=True, help="Look at VMIs in every namespace."),
         click.option(
             "--snapshot",
             "snapshots",
             multiple=True,
             metavar="PATH",
+            shell_complete=complete_files,
             help="Read a file, directory, must-gather tree or .tar.gz instead of a cluster (repeatable).",
         ),
         click.option("--demo", is_flag=True, help="Use the bundled demo snapshot."),
         click.option(
-            "--kubeconfig", metavar="FILE", help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
+            "--kubeconfig",
+            metavar="FILE",
+            shell_complete=complete_files,
+            help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
         ),
-        click.option("--context", "kube_context", metavar="NAME", help="The kubeconfig context to use."),
+        click.option(
+            "--context",
+            "kube_context",
+            metavar="NAME",
+            shell_complete=complete_contexts,
+            help="The kubeconfig context to use.",
+        ),
         click.option(
             "--request-timeout",
             default="30s",
@@ -238,6 +261,7 @@ def _explain(ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     "--ignore",
     multiple=True,
     metavar="ID|NAME",
+    shell_complete=complete_checks,
     help="Silence a check (repeatable); VMIs/VMs can also carry the annotation "
     "vmgpu.kubevirt.io/ignore-checks: 'name,id,...'.",
 )
@@ -252,6 +276,7 @@ def _explain(ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option(
     "--explain",
     metavar="ID|NAME",
+    shell_complete=complete_checks,
     expose_value=False,
     is_eager=True,
     callback=_explain,
@@ -279,7 +304,15 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
 
 @main.command()
 @source_options
-@click.option("-o", "--output", "path", required=True, metavar="FILE.tar.gz", help="Where to write the bundle.")
+@click.option(
+    "-o",
+    "--output",
+    "path",
+    required=True,
+    metavar="FILE.tar.gz",
+    shell_complete=complete_files,
+    help="Where to write the bundle.",
+)
 def collect(path: str, **kw: Any) -> None:
     """Save everything the chains of the VMIs in scope need into a .tar.gz bundle.
 
@@ -337,3 +370,6 @@ def version() -> None:
     click.echo(
         f"kubectl-vmgpu {__version__}\npython {sys.version.split()[0]} ({sys.executable})\nkubernetes client {client}"
     )
+
+
+main.add_command(completion_command)

@@ -1,0 +1,289 @@
+"""Shell completion: `completion bash|zsh|fish`, kubectl's plugin completion, and the candidates.
+
+Two ways in, one logic (click's own completion of the command tree, plus the callbacks below):
+
+* `kubectl-vmgpu <TAB>`: the script `kubectl vmgpu completion bash|zsh|fish` prints, click's
+  completion protocol on the `_KUBECTL_VMGPU_COMPLETE` variable.
+* `kubectl vmgpu <TAB>` (kubectl 1.26+): kubectl runs the executable `kubectl_complete-vmgpu` found
+  on PATH with the words after `kubectl vmgpu`, the last one being the word to complete (empty
+  for a new word), and reads one candidate a line (`value<TAB>description` allowed), then
+  optionally `:<n>`, a cobra ShellCompDirective (kubectl's pkg/cmd/plugin/plugin_completion.go).
+
+VMI names come from `--demo` or `--snapshot` when the words hold them, else from the cluster of
+the kubeconfig (`--kubeconfig`, `--context`, `-n`, `-A` as given), with a short time limit.
+Completion never prints an error: on any failure it offers nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem, ShellComplete, get_completion_class
+
+PROG = "kubectl-vmgpu"
+COMPLETE_VAR = "_KUBECTL_VMGPU_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+LIVE_TIMEOUT = 3.0  # seconds for the whole cluster lookup of one completion
+DEBUG_VAR = "KUBECTL_VMGPU_COMPLETE_DEBUG"  # set to print what failed on stderr
+
+# cobra's ShellCompDirective bits, as kubectl reads them from the last line `:<n>`
+DIRECTIVE_DEFAULT = 0  # the shell may complete file names when there is no candidate
+DIRECTIVE_NO_SPACE = 2
+DIRECTIVE_NO_FILE_COMP = 4
+DIRECTIVE_FILTER_DIRS = 16
+
+
+# --- completion scripts ------------------------------------------------------------------------
+
+
+def script(shell: str, root: click.Command) -> str:
+    """The completion script of `kubectl-vmgpu` for a shell (click's, without its bash version probe)."""
+    cls = get_completion_class(shell)
+    if cls is None:
+        raise click.BadParameter(f"no completion for {shell!r}", param_hint="SHELL")
+    comp = cls(root, {}, PROG, COMPLETE_VAR)
+    note = (
+        f"# {shell} completion of {PROG}: {PROG} completion {shell}\n"
+        "# `kubectl vmgpu` itself is completed by kubectl's own completion (kubectl 1.26+) through\n"
+        "# the kubectl_complete-vmgpu executable, when it is on PATH.\n"
+    )
+    body = str(comp.source_template % comp.source_vars())
+    if body.startswith("#compdef"):  # zsh reads its first line
+        first, _, rest = body.partition("\n")
+        return f"{first}\n{note}{rest}"
+    return note + body
+
+
+@click.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+@click.pass_context
+def completion_command(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script of kubectl-vmgpu for bash, zsh or fish.
+
+    \b
+    bash:  source <(kubectl vmgpu completion bash)     # in ~/.bashrc
+    zsh:   source <(kubectl vmgpu completion zsh)      # in ~/.zshrc, after compinit
+    fish:  kubectl vmgpu completion fish | source      # in ~/.config/fish/config.fish
+
+    This completes the `kubectl-vmgpu` command. `kubectl vmgpu` is completed by kubectl's own
+    completion (kubectl 1.26+) when the kubectl_complete-vmgpu executable is on PATH.
+    """
+    click.echo(script(shell, ctx.find_root().command), nl=False)
+
+
+# --- kubectl's plugin completion ---------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def plugin_complete(words: Sequence[str], root: click.Command | None = None) -> tuple[list[str], int]:
+    """Candidates and cobra directive for the words after `kubectl vmgpu` (the last one incomplete)."""
+    if root is None:
+        from .cli import main
+
+        root = main
+    args = list(words[:-1])
+    incomplete = words[-1] if words else ""
+    prefix = ""
+    if incomplete.startswith("-") and "=" in incomplete:
+        prefix = incomplete.partition("=")[0] + "="
+    comp = ShellComplete(root, {}, "kubectl vmgpu", COMPLETE_VAR)
+    items = comp.get_completions(args, incomplete)
+    lines = []
+    for item in items:
+        if item.type == "file":
+            return [], DIRECTIVE_DEFAULT
+        if item.type == "dir":
+            return [], DIRECTIVE_FILTER_DIRS
+        line = prefix + str(item.value)
+        if item.help:
+            line += "\t" + _one_line(str(item.help))
+        lines.append(line)
+    return lines, DIRECTIVE_NO_FILE_COMP
+
+
+def plugin_complete_main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl_complete-vmgpu WORD...`: print candidates, then `:<directive>`; always exit 0."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(os.environ.get(DEBUG_VAR))
+    lines: list[str] = []
+    directive = DIRECTIVE_NO_FILE_COMP
+    sink = sys.stderr if debug else io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lines, directive = plugin_complete(words)
+    except (Exception, SystemExit) as exc:
+        if debug:
+            print(f"kubectl_complete-vmgpu: {type(exc).__name__}: {exc}", file=sys.stderr)
+        lines, directive = [], DIRECTIVE_NO_FILE_COMP
+    sys.stdout.write("".join(f"{line}\n" for line in lines) + f":{directive}\n")
+    sys.stdout.flush()
+    return 0
+
+
+# --- candidates: shell_complete callbacks for click parameters ---------------------------------
+
+
+def _debug(exc: BaseException) -> None:
+    if os.environ.get(DEBUG_VAR):
+        print(f"kubectl-vmgpu completion: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _snapshot_objects(params: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """VMIs and VMs of --demo / --snapshot, or None when the words name neither."""
+    from .sources import snapshot
+
+    if params.get("demo"):
+        from importlib.resources import files
+
+        inv = snapshot.load_traversable(files("kubectl_vmgpu") / "demo", "demo")
+    elif params.get("snapshots"):
+        inv = snapshot.load(list(params["snapshots"]))
+    else:
+        return None
+    return inv.of("VirtualMachineInstance") + inv.of("VirtualMachine")
+
+
+def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Objects read from the cluster by `what(api, namespace)` within LIVE_TIMEOUT, else nothing."""
+    from .model import Scope
+
+    found: list[dict[str, Any]] = []
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            from .sources.cluster import Api
+
+            scope = Scope(
+                name=None,
+                namespace=params.get("namespace"),
+                all_namespaces=bool(params.get("all_namespaces")),
+                snapshots=(),
+                demo=False,
+                kubeconfig=params.get("kubeconfig"),
+                context=params.get("kube_context"),
+                request_timeout=LIVE_TIMEOUT,
+                no_exec=True,
+            )
+            api = Api(scope)
+            namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
+            found.extend(what(api, namespace))
+
+    worker = threading.Thread(target=run, name="vmgpu-complete", daemon=True)
+    worker.start()
+    worker.join(LIVE_TIMEOUT)
+    return [] if worker.is_alive() else list(found)
+
+
+def _list_vms(api: Any, namespace: str | None) -> list[dict[str, Any]]:
+    where = f"namespaces/{namespace}/" if namespace else ""
+    out: list[dict[str, Any]] = []
+    kinds = (("virtualmachineinstances", "VirtualMachineInstance"), ("virtualmachines", "VirtualMachine"))
+    for resource, kind in kinds:
+        for obj in api.list(f"/apis/kubevirt.io/v1/{where}{resource}"):
+            obj["kind"] = kind
+            out.append(obj)
+    return out
+
+
+def _list_namespaces(api: Any, _namespace: str | None) -> list[dict[str, Any]]:
+    return list(api.list("/api/v1/namespaces"))
+
+
+def _meta(obj: dict[str, Any], key: str) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get(key) or "") if isinstance(meta, dict) else ""
+
+
+def vm_objects(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The VMIs and VMs in the scope the parsed parameters describe."""
+    objs = _snapshot_objects(params)
+    if objs is None:
+        return _live(params, _list_vms)
+    namespace = None if params.get("all_namespaces") else params.get("namespace")
+    return [o for o in objs if namespace is None or _meta(o, "namespace") == namespace]
+
+
+def complete_vmi_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """shell_complete for NAME: the VMI and VM names in scope, each with its namespaces."""
+    try:
+        objs = vm_objects(dict(ctx.params))
+    except Exception as exc:
+        _debug(exc)
+        return []
+    names: dict[str, tuple[set[str], set[str]]] = {}
+    for obj in objs:
+        name = _meta(obj, "name")
+        if name.startswith(incomplete):
+            kinds, namespaces = names.setdefault(name, (set(), set()))
+            kinds.add("VMI" if obj.get("kind") == "VirtualMachineInstance" else "VM")
+            namespaces.add(_meta(obj, "namespace"))
+    return [
+        CompletionItem(name, help=f"{'VMI' if 'VMI' in kinds else 'VM'} in {', '.join(sorted(namespaces))}")
+        for name, (kinds, namespaces) in sorted(names.items())
+    ]
+
+
+def complete_namespaces(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """shell_complete for -n: namespaces holding VMIs or VMs in a snapshot, or the cluster's namespaces."""
+    params = {**ctx.params, "namespace": None, "all_namespaces": True}
+    try:
+        objs = _snapshot_objects(params)
+        if objs is None:
+            objs = _live(params, _list_namespaces)
+            found = {_meta(o, "name") for o in objs}
+        else:
+            found = {_meta(o, "namespace") for o in objs}
+    except Exception as exc:
+        _debug(exc)
+        return []
+    return [CompletionItem(ns) for ns in sorted(found) if ns and ns.startswith(incomplete)]
+
+
+def complete_contexts(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """shell_complete for --context: the context names of the kubeconfig files in use."""
+    try:
+        import yaml
+
+        from .sources import kubeconfig
+
+        names: set[str] = set()
+        for path in kubeconfig.files_to_read(ctx.params.get("kubeconfig")):
+            doc = yaml.safe_load(path.read_text())
+            entries = doc.get("contexts") if isinstance(doc, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict) and entry.get("name"):
+                    names.add(str(entry["name"]))
+    except Exception as exc:
+        _debug(exc)
+        return []
+    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
+def complete_checks(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """shell_complete for --ignore and --explain: check names (and ids, when the word starts like one)."""
+    from .checks import CHECKS
+
+    by_id = incomplete[:2].upper() == "VG"
+    out = []
+    for check in CHECKS:
+        value = check.id if by_id else check.name
+        if value.lower().startswith(incomplete.lower()):
+            out.append(CompletionItem(value, help=check.summary))
+    return out
+
+
+def complete_files(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """shell_complete for a path option: let the shell complete file names."""
+    return [CompletionItem(incomplete, type="file")]

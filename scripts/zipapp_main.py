@@ -1,0 +1,110 @@
+"""kubectl-vmgpu, the single-file build: this zip holds the plugin and everything it imports.
+
+(scripts/build_release.py writes this file as the zipapp's __main__.py.)
+
+Python never caches the bytecode of modules imported from a zip, so each run would compile the
+kubernetes client again (seconds). A finder below loads this zip's modules with a bytecode cache
+in ${XDG_CACHE_HOME:-~/.cache}/kubectl-vmgpu/pyc/, each .pyc checked against the CRC and size of
+its source in the zip. Without a cache folder (none can be made, or python -B) imports stay zipimport's.
+"""
+
+import contextlib
+import sys
+
+if sys.version_info < (3, 10):  # noqa: UP036 - python3 on PATH may be older than the plugin needs
+    sys.exit("kubectl-vmgpu needs Python 3.10 or newer, not " + sys.version.split()[0])
+
+
+def _bytecode_cache() -> None:
+    import importlib.machinery
+    import importlib.util
+    import os
+    import zipfile
+    import zipimport
+    from typing import Any
+
+    archive = os.path.dirname(os.path.abspath(__file__))
+    if not zipfile.is_zipfile(archive):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    cache = os.path.join(base, "kubectl-vmgpu", "pyc")
+    if not os.path.isdir(cache):
+        if sys.dont_write_bytecode:  # python -B, PYTHONDONTWRITEBYTECODE: read a cache, never start one
+            return
+        try:
+            os.makedirs(cache, exist_ok=True)
+        except OSError:
+            return
+    zf = zipfile.ZipFile(archive)
+    members = {i.filename: (i.CRC, i.file_size) for i in zf.infolist()}
+    top = archive + os.sep
+
+    def inside(path: str) -> str | None:
+        return path[len(top) :].replace(os.sep, "/") if path.startswith(top) else None
+
+    class Loader(importlib.machinery.SourceFileLoader):
+        def path_stats(self, path: str) -> Any:
+            # the source's CRC stands for its mtime: a .pyc is reused only for the very same source
+            rel = inside(path)
+            if rel not in members:
+                raise OSError(f"{path} is not in {archive}")
+            crc, size = members[rel]
+            return {"mtime": crc, "size": size}
+
+        def get_data(self, path: str) -> bytes:
+            rel = inside(path)
+            if rel is not None and rel in members:
+                return zf.read(rel)
+            with open(os.path.join(cache, rel) if rel is not None else path, "rb") as f:
+                return f.read()
+
+        def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
+            rel = inside(path)
+            target = os.path.join(cache, rel) if rel is not None else path
+            tmp = f"{target}.{os.getpid()}.tmp"
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+        def get_resource_reader(self, name: str | None = None) -> Any:
+            # what zipimport would answer: its importer of the module's folder in the zip
+            fullname = name or self.name
+            parent = fullname.rpartition(".")[0]
+            folder = os.path.join(archive, *parent.split(".")) if parent else archive
+            return zipimport.zipimporter(folder).get_resource_reader(fullname)
+
+    class Finder:
+        @staticmethod
+        def find_spec(fullname: str, path: Any = None, target: Any = None) -> Any:
+            rel = fullname.replace(".", "/")
+            if path is not None and not any(str(p) == archive or str(p).startswith(top) for p in path):
+                return None
+            for member, package in ((rel + "/__init__.py", True), (rel + ".py", False)):
+                if member in members:
+                    origin = os.path.join(archive, *member.split("/"))
+                    where = [os.path.join(archive, *rel.split("/"))] if package else None
+                    return importlib.util.spec_from_file_location(
+                        fullname, origin, loader=Loader(fullname, origin), submodule_search_locations=where
+                    )
+            return None
+
+    sys.meta_path.insert(0, Finder())
+
+
+with contextlib.suppress(Exception):  # never let the cache stop the plugin: zipimport works too
+    _bytecode_cache()
+
+if sys.argv[1:2] == ["__complete"]:
+    # kubectl's plugin completion, through kubectl_complete-vmgpu: the words after `kubectl vmgpu`
+    from kubectl_vmgpu.completion import plugin_complete_main
+
+    sys.exit(plugin_complete_main(sys.argv[2:]))
+
+from kubectl_vmgpu.cli import main  # noqa: E402
+
+main(prog_name="kubectl vmgpu", complete_var="_KUBECTL_VMGPU_COMPLETE")
