@@ -170,6 +170,9 @@ def _link_status(view: VmiView, chain: Chain, name: str, link: dict[str, Any], f
         return worst
     if name == "spec":
         return "ok"
+    runtime = name in ("pod", "allocation", "device", "metadata", "vfio", "domain") or chain.template is not None
+    if view.vmi is None and not link.get("present") and runtime:  # a VM that is not running: nothing to walk yet
+        return "n/a"
     if name in ("metadata", "vfio", "domain"):
         if name == "metadata" and chain.evidence.metadata_dir is None and view.pod_evidence is not None:
             return "n/a" if not link["error"] else "unknown"
@@ -300,6 +303,11 @@ def _header(vd: dict[str, Any]) -> str:
 
 
 def _describe_link(name: str, link: dict[str, Any], gpu: dict[str, Any]) -> str:  # noqa: C901 - one line per link
+    if link.get("status") == "n/a" and gpu["links"]["pod"]["status"] == "n/a":
+        if name == "claim" and link.get("request"):
+            req = link["request"]
+            return f"generated from the template when the VM starts; request {req['name']}: {req['deviceClassName']}"
+        return "— (the VM is not running)"
     if name == "spec":
         return f"{gpu['kind']} {gpu['name']}: claim {link['claimName'] or '?'}, request {link['requestName'] or '?'}"
     if name == "source":
