@@ -1,6 +1,6 @@
 """`python -m kubectl_vmgpu`: the same entry point as the `kubectl-vmgpu` executable."""
 
-from .cli import main
+from .entry import main
 
 if __name__ == "__main__":
-    main(prog_name="kubectl-vmgpu")
+    main()

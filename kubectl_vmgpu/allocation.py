@@ -123,8 +123,31 @@ def _selectors(
     return (None, "") if unknown else (True, "")
 
 
-def explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) -> Explanation:
-    """Every device the request's driver publishes, node by node, and what keeps it from the request."""
+def explain(
+    idx: Index, view: VmiView, request: Request, own_claim: Obj | None, memo: dict[str, Explanation] | None = None
+) -> Explanation:
+    """Every device the request's driver publishes, node by node, and what keeps it from the request.
+
+    Pending claims that ask the same of pods with the same node constraints get the same explanation
+    (a claim holding nothing is excluded from nothing): with a `memo`, it is worked out once.
+    """
+    holds = bool(items(own_claim, "status", "allocation", "devices", "results"))
+    pod = view.pod
+    key = repr(
+        (
+            request,
+            meta(own_claim, "uid") if holds else "",
+            None if pod is None else (dig(pod, "spec", "nodeSelector"), dig(pod, "spec", "affinity", "nodeAffinity")),
+        )
+    )
+    if memo is None:
+        memo = {}
+    if key not in memo:
+        memo[key] = _explain(idx, view, request, own_claim)
+    return memo[key]
+
+
+def _explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) -> Explanation:
     sub = request.first_available[0] if request.first_available else request
     device_class = idx.classes.get(sub.device_class or "")
     driver = class_driver(device_class)
@@ -172,7 +195,7 @@ class _Published:
 
 def _published(idx: Index, driver: str | None, own_uid: str) -> Iterator[_Published]:
     """Every device of the current slices (of one driver), pool by pool, with who holds each address."""
-    pods = {meta(p, "uid"): p for p in idx.inv.of("Pod")}
+    pods = idx.pods_by_uid
     for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
         if driver and drv != driver:
             continue
@@ -300,11 +323,12 @@ Explanations = dict[tuple[str, str, str], Explanation]  # by (namespace, VMI, GP
 def explain_views(idx: Index, views: list[VmiView], every_claim: bool = False) -> Explanations:
     """Explanations for the requests of unallocated claims, or of every claim with `every_claim`."""
     out = {}
+    memo: dict[str, Explanation] = {}
     for view in views:
         for chain in view.chains:
             pending = chain.claim is not None and chain.claim_state == "pending"
             if chain.request is not None and (pending or (every_claim and chain.claim is not None)):
-                out[(view.namespace, view.name, chain.gpu.name)] = explain(idx, view, chain.request, chain.claim)
+                out[(view.namespace, view.name, chain.gpu.name)] = explain(idx, view, chain.request, chain.claim, memo)
     return out
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
 import tarfile
+import tempfile
 from typing import Any
 
 import yaml
@@ -68,6 +71,17 @@ def write(inv: Inventory, path: str) -> int:
             member = tarfile.TarInfo(f"vmgpu-bundle/{name}")
             member.size, member.mode, member.mtime = len(data), 0o644, 0
             tar.addfile(member, io.BytesIO(data))
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
-        gz.write(raw.getvalue())
+    # Written beside the target and renamed: an error or Ctrl-C never leaves a truncated bundle.
+    fd, tmp = tempfile.mkstemp(prefix=".vmgpu-bundle-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
+            gz.write(raw.getvalue())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what open() would have created
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return len(content)

@@ -138,6 +138,7 @@ def _functions() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def available() -> bool:
     try:
         import celpy  # noqa: F401
@@ -148,10 +149,10 @@ def available() -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _program(expression: str) -> Any:
-    try:
-        import celpy
-    except ImportError:
-        raise CelUnavailable(INSTALL_HINT) from None
+    if not available():  # Python does not remember a failed import: it would search sys.path every call
+        raise CelUnavailable(INSTALL_HINT)
+    import celpy
+
     env = celpy.Environment()
     try:
         return env.program(env.compile(expression), functions=_functions())

@@ -120,7 +120,13 @@ def _scope(kw: dict[str, Any]) -> Scope:
 
 def _load(scope: Scope) -> tuple[Any, str | None]:
     """The inventory and the namespace to filter on (None = all)."""
+    import gc
+
     from .sources.errors import SourceError
+
+    # One short run building millions of acyclic objects: the cyclic collector would walk them again and
+    # again (super-linear in the snapshot size) and free nothing.
+    gc.disable()
 
     try:
         if scope.demo:

@@ -14,6 +14,7 @@ PCI_ATTR = "resource.kubernetes.io/pciBusID"
 MDEV_ATTR = "mdevUUID"
 MAX_JSON_DEPTH = 64
 _HEAD_HEADER = re.compile(r"(?:^|\n)==> (.+) <==\n")
+_DTD = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 class EvidenceError(ValueError):
@@ -80,8 +81,15 @@ def _attr_value(attr: object) -> str | None:
     return None
 
 
+def _dicts(value: object) -> list[dict]:
+    """The dict entries of a JSON list; anything else is no entries."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def parse_metadata(path: str, text: str) -> MetadataFile:
     """Parse a metadata JSON stream (objects concatenated, newest API version first)."""
+    if len(text) >= execs.MAX_FILE_BYTES and len(text.encode("utf-8", "replace")) >= execs.MAX_FILE_BYTES:
+        raise EvidenceError(f"{path}: {execs.MAX_FILE_BYTES} bytes or more (more than is read), refused")
     if _depth(text) > MAX_JSON_DEPTH:
         raise EvidenceError(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels, refused")
     decoder = json.JSONDecoder()
@@ -96,6 +104,8 @@ def parse_metadata(path: str, text: str) -> MetadataFile:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise EvidenceError(f"{path}: not a JSON stream ({exc.msg} at offset {exc.pos})") from None
+        except ValueError as exc:  # e.g. an integer longer than Python converts
+            raise EvidenceError(f"{path}: not a JSON stream ({str(exc).split(':')[0]})") from None
         objs.append(obj)
     versions = tuple(str(o.get("apiVersion")) for o in objs if isinstance(o, dict))
     compatible = [o for o in objs if isinstance(o, dict) and o.get("apiVersion") == METADATA_API]
@@ -103,13 +113,9 @@ def parse_metadata(path: str, text: str) -> MetadataFile:
         found = ", ".join(versions) or "nothing"
         raise EvidenceError(f"{path}: no compatible metadata version found in stream (found {found})")
     requests: dict[str, tuple[MetadataDevice, ...]] = {}
-    for req in compatible[0].get("requests") or []:
-        if not isinstance(req, dict):
-            continue
+    for req in _dicts(compatible[0].get("requests")):
         devices = []
-        for dev in req.get("devices") or []:
-            if not isinstance(dev, dict):
-                continue
+        for dev in _dicts(req.get("devices")):
             attrs = dev.get("attributes")
             if not isinstance(attrs, dict):
                 attrs = {}
@@ -147,9 +153,18 @@ def parse_vfio_listing(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def split_head_output(text: str) -> dict[str, str]:
-    """Split `head -v` output back into files."""
+def split_head_output(text: str, asked: list[str] | None = None) -> dict[str, str]:
+    """Split `head -v` output back into files.
+
+    With `asked` (the paths given to head, in order), headers must be some of those paths, each
+    once and in that order: a file that prints a `==> path <==` line cannot pass for another file.
+    """
     pieces = _HEAD_HEADER.split(text)
+    names = pieces[1::2]
+    if asked is not None:
+        order = iter(asked)
+        if len(set(names)) != len(names) or not all(name in order for name in names):
+            raise EvidenceError("`head` output has file headers that were not asked for (a file prints one), refused")
     return {pieces[i]: pieces[i + 1] for i in range(1, len(pieces) - 1, 2)}
 
 
@@ -162,8 +177,10 @@ def normalize_pci(domain: str, bus: str, slot: str, function: str) -> str | None
 
 
 def parse_domain(text: str) -> tuple[str, tuple[Hostdev, ...]]:
-    """The domain name and its hostdevs; refuses DTDs and entities (never expanded)."""
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+    """The domain name and its hostdevs; refuses DTDs and entities (never expanded) and oversized XML."""
+    if len(text) > execs.MAX_OUTPUT_BYTES:
+        raise EvidenceError(f"domain XML is larger than {execs.MAX_OUTPUT_BYTES} bytes, refused")
+    if _DTD.search(text):
         raise EvidenceError("domain XML declares a DTD or entities, refused")
     try:
         root = ET.fromstring(text)

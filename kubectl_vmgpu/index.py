@@ -71,7 +71,9 @@ class Index:
         self.classes = {meta(o, "name"): o for o in inv.of("DeviceClass")}
         self.nodes = {meta(o, "name"): o for o in inv.of("Node")}
         self.pods_by_owner: dict[str, list[Obj]] = defaultdict(list)
-        self.pod_uids = {meta(p, "uid") for p in inv.of("Pod")}
+        self.pods_by_uid = {meta(p, "uid"): p for p in inv.of("Pod")}
+        self.pod_uids = set(self.pods_by_uid)
+        self._driver_slices: dict[str, tuple[list[Obj], set[str | None], tuple[int, bool]]] = {}
         for pod in inv.of("Pod"):
             owner = controller_uid(pod, "VirtualMachineInstance") or dig(
                 pod, "metadata", "labels", "kubevirt.io/created-by"
@@ -86,7 +88,9 @@ class Index:
         self.events_by_uid: dict[str, list[Obj]] = defaultdict(list)
         self.events_by_name: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
         for ev in sorted(inv.of("Event"), key=lambda e: str(e.get("lastTimestamp") or "")):
-            involved: Obj = dig(ev, "involvedObject", default={})
+            involved = dig(ev, "involvedObject")
+            if not isinstance(involved, dict):
+                involved = {}
             if involved.get("uid"):
                 self.events_by_uid[str(involved["uid"])].append(ev)
             name_key = (str(involved.get("kind")), str(involved.get("namespace") or ""), str(involved.get("name")))
@@ -154,6 +158,35 @@ class Index:
             if version:
                 return version
         return None
+
+    @cached_property
+    def orphan_claims(self) -> dict[str, list[tuple[str, Obj, Obj]]]:
+        """Per namespace, by name: claims controlled by a Pod that does not exist, with that owner."""
+        out: dict[str, list[tuple[str, Obj, Obj]]] = {}
+        for (ns, name), claim in sorted(self.claims.items()):
+            owner = next(
+                (
+                    r
+                    for r in items(claim, "metadata", "ownerReferences")
+                    if r.get("kind") == "Pod" and r.get("controller")
+                ),
+                None,
+            )
+            if owner is not None and str(owner.get("uid")) not in self.pod_uids:
+                out.setdefault(ns, []).append((name, claim, owner))
+        return out
+
+    def driver_slices(self, driver: str) -> tuple[list[Obj], set[str | None], tuple[int, bool]]:
+        """A driver's slices, their nodes (None: an allNodes slice) and (device count, any vfio)."""
+        if driver not in self._driver_slices:
+            slices = [s for s in self.inv.of("ResourceSlice") if dig(s, "spec", "driver") == driver]
+            nodes: set[str | None] = {str(dig(s, "spec", "nodeName")) for s in slices if dig(s, "spec", "nodeName")}
+            if any(dig(s, "spec", "allNodes") for s in slices):
+                nodes.add(None)
+            devices = [d for s in slices for d in items(s, "spec", "devices")]
+            vfio = any(dig(d, "attributes", "type", "string") == "vfio" for d in devices)
+            self._driver_slices[driver] = (slices, nodes, (len(devices), vfio))
+        return self._driver_slices[driver]
 
     def gate_enabled(self, gate: str) -> bool | None:
         """Whether a KubeVirt feature gate is on; None when it cannot be known."""

@@ -209,9 +209,13 @@ def _explanation_dict(ex: Explanation) -> dict[str, Any]:
                 "summary": n.summary,
                 "devices": [_device_dict(d) for d in n.devices],
             }
-            for n in ex.nodes
+            for n in ex.nodes[:MAX_EXPLAINED_NODES]
         ],
+        "nodesOmitted": max(0, len(ex.nodes) - MAX_EXPLAINED_NODES),
     }
+
+
+MAX_EXPLAINED_NODES = 10  # a fleet has thousands: the summary counts them all, the detail shows the first
 
 
 def vmi_dict(

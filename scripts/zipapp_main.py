@@ -105,6 +105,6 @@ if sys.argv[1:2] == ["__complete"]:
 
     sys.exit(plugin_complete_main(sys.argv[2:]))
 
-from kubectl_vmgpu.cli import main  # noqa: E402
+from kubectl_vmgpu.entry import main  # noqa: E402
 
 main(prog_name="kubectl vmgpu", complete_var="_KUBECTL_VMGPU_COMPLETE")

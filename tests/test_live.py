@@ -188,7 +188,7 @@ def test_all_namespaces_makes_a_constant_number_of_requests(tmp_path: Path) -> N
             assert_read_only(srv)
             counts[vmis] = sorted(r.path for r in srv.requests)
     assert counts[1] == counts[50]
-    assert len(counts[1]) == 11  # /apis, /version and 9 lists
+    assert len(counts[1]) == 12  # /apis, /version and 10 lists
 
 
 def test_named_vmi_reads_only_its_nodes_slices(tmp_path: Path) -> None:

@@ -135,7 +135,9 @@ def claim_pending(ctx: Context, view: VmiView) -> Iterator[Hit]:
             if found is not None:
                 summaries[f"request {found.request}: {found.summary}"] = None
                 nodes.update((n.summary, None) for n in found.nodes)
-        why = f"; {'; '.join(summaries)} ({'; '.join(nodes)})" if summaries else ""
+        shown = list(nodes)[:10]
+        more = f"; and {len(nodes) - len(shown)} more nodes" if len(nodes) > len(shown) else ""
+        why = f"; {'; '.join(summaries)} ({'; '.join(shown)}{more})" if summaries else ""
         yield Hit(
             ref(chain.claim, "ResourceClaim"),
             f"claim {meta(chain.claim, 'name')} for {', '.join(gpus)} is not allocated{_quote(event)}{why}",
@@ -236,16 +238,9 @@ def _orphaned_claims(ctx: Context, view: VmiView) -> Iterator[Hit]:
     if view.vmi is None or not ctx.idx.inv.knows("Pod", "pods"):
         return
     prefix = f"virt-launcher-{view.name}-"
-    for (ns, name), claim in sorted(ctx.idx.claims.items()):
-        if ns != view.namespace:
-            continue
-        owner = next(
-            (r for r in items(claim, "metadata", "ownerReferences") if r.get("kind") == "Pod" and r.get("controller")),
-            None,
-        )
-        if owner is None or not str(owner.get("name", "")).startswith(prefix):
-            continue
-        if str(owner.get("uid")) in ctx.idx.pod_uids:
+    ns = view.namespace
+    for name, claim, owner in ctx.idx.orphan_claims.get(ns, ()):
+        if not str(owner.get("name", "")).startswith(prefix):
             continue
         held = ", ".join(
             f"{r.get('pool')}/{r.get('device')}" for r in items(claim, "status", "allocation", "devices", "results")

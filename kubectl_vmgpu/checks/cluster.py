@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import VmiView, class_driver, reads_metadata, uses_old_metadata_path
-from ..index import dig, items, meta
+from ..index import meta
 from ..model import Ref, Severity
 from .base import Context, Hit, gpu_label, ref
 
@@ -129,11 +129,11 @@ def driver_not_publishing(ctx: Context, view: VmiView) -> Iterator[Hit]:
         driver = class_driver(chain.device_class)
         if not driver or chain.results:
             continue
-        slices = [s for s in ctx.idx.inv.of("ResourceSlice") if dig(s, "spec", "driver") == driver]
+        slices, nodes, _ = ctx.idx.driver_slices(driver)
         node = view.node
         if not slices:
             where = "on any node"
-        elif node and not any(dig(s, "spec", "nodeName") == node or dig(s, "spec", "allNodes") for s in slices):
+        elif node and node not in nodes and None not in nodes:
             where = f"on node {node}"
         else:
             continue
@@ -153,15 +153,14 @@ def passthrough_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
     for chain in view.chains:
         if chain.class_name != VFIO_CLASS or chain.results:
             continue
-        slices = [s for s in ctx.idx.inv.of("ResourceSlice") if dig(s, "spec", "driver") == NVIDIA_DRIVER]
+        slices, _, (count, vfio) = ctx.idx.driver_slices(NVIDIA_DRIVER)
         if not slices:
             continue  # driver-not-publishing says it
-        devices = [d for s in slices for d in items(s, "spec", "devices")]
-        if any(dig(d, "attributes", "type", "string") == "vfio" for d in devices):
+        if vfio:
             continue
         yield Hit(
             Ref("DeviceClass", None, VFIO_CLASS),
-            f"{gpu_label(chain)} requests {VFIO_CLASS}, but none of the {len(devices)} {NVIDIA_DRIVER} devices "
+            f"{gpu_label(chain)} requests {VFIO_CLASS}, but none of the {count} {NVIDIA_DRIVER} devices "
             "is `type: vfio`: the driver's PassthroughSupport feature gate is off",
             "enable the driver's PassthroughSupport (and DeviceMetadata) feature gates in its Helm values "
             "(featureGates) and make sure the IOMMU is on (intel_iommu=on / amd_iommu=on, vfio-pci loaded)",

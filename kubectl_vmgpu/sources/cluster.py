@@ -10,10 +10,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from .. import execs
-from ..evidence import split_head_output
+from ..evidence import EvidenceError, split_head_output
 from ..index import Index, dig, meta
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence, Scope
 from ..normalize import add_objects
@@ -22,7 +22,13 @@ from .errors import SourceError
 
 PAGE = 500
 MAX_IN_FLIGHT = 8
+MAX_RETRY_AFTER = 10.0  # seconds; a longer Retry-After is not waited for
 DRA_VERSIONS = ("v1", "v1beta2", "v1beta1")  # preferred first
+VMIS = "virtualmachineinstances.kubevirt.io"
+
+
+class _Broken(Exception):
+    """The connection broke while an answer was being read (retried once)."""
 
 
 class ApiError(Exception):
@@ -48,6 +54,9 @@ class Api:
 
     def __init__(self, scope: Scope) -> None:
         with contextlib.redirect_stdout(sys.stderr):  # the client's loaders may print
+            from . import kclient
+
+            kclient.prepare()
             from kubernetes import config as kconfig
             from kubernetes.client import ApiClient, Configuration
 
@@ -66,7 +75,7 @@ class Api:
                     self.namespace = kc.namespace
             except kconfig.ConfigException as exc:
                 raise SourceError(f"kubeconfig: {exc}") from None
-        cfg.retries = _retries()
+        cfg.retries = _retries(scope.request_timeout)
         cfg.connection_pool_maxsize = MAX_IN_FLIGHT * 2
         self.cfg = cfg
         self.client = ApiClient(cfg)
@@ -74,9 +83,22 @@ class Api:
         self.host = cfg.host
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Obj:
+        """One GET; a connection broken mid-answer is tried once more, as client-go does for GETs."""
+        try:
+            return self._get(path, query)
+        except _Broken:
+            try:
+                return self._get(path, query)
+            except _Broken as exc:
+                raise ApiError(0, str(exc)) from None
+
+    def _get(self, path: str, query: dict[str, Any] | None) -> Obj:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import ProtocolError
 
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        # The client drops a float timeout silently: only an int or a (connect, read) tuple is used.
+        timeout = (self.timeout, self.timeout) if self.timeout else None
         try:
             resp = self.client.call_api(
                 path,
@@ -86,24 +108,50 @@ class Api:
                 auth_settings=["BearerToken"],
                 _preload_content=False,
                 _return_http_data_only=True,
-                _request_timeout=self.timeout,
+                _request_timeout=timeout,
             )
+            data = self._body(resp, path)
         except ApiException as exc:
             raise ApiError(exc.status or 0, _status_message(exc.status, exc.body, exc.reason)) from None
+        except ProtocolError as exc:  # the connection broke while the answer was being read
+            raise _Broken(f"the connection to the API server at {self.host} broke mid-answer ({_cause(exc)})") from None
         except Exception as exc:  # urllib3 connection, TLS and timeout errors
             raise ApiError(0, _network_message(self.host, exc)) from None
         try:
-            doc = json.loads(resp.data)
-        except ValueError:
+            doc = json.loads(data)
+        except (ValueError, RecursionError):
             raise ApiError(resp.status, f"GET {path}: the answer is not JSON") from None
         return doc if isinstance(doc, dict) else {}
 
+    def _body(self, resp: Any, path: str) -> bytes:
+        """The whole answer, read within the request timeout even when it trickles in."""
+        if not self.timeout:
+            return bytes(resp.data)
+        deadline = time.monotonic() + self.timeout
+        chunks = []
+        for chunk in resp.stream(1 << 16):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                resp.release_conn()
+                raise ApiError(0, f"the API server at {self.host} did not answer {path} in time (--request-timeout)")
+        return b"".join(chunks)
+
     def list(self, path: str, query: dict[str, Any] | None = None) -> list[Obj]:
-        """Every item of a collection, page by page; items get their list's apiVersion and kind."""
+        """Every item of a collection, page by page; items get their list's apiVersion and kind.
+
+        A `continue` token that expired (410) restarts the list once, unpaged, as client-go's pager does.
+        """
         out: list[Obj] = []
         token = None
+        limit: int | None = PAGE
         while True:
-            page = self.get(path, {**(query or {}), "limit": PAGE, "continue": token})
+            try:
+                page = self.get(path, {**(query or {}), "limit": limit, "continue": token})
+            except ApiError as exc:
+                if exc.status != 410 or not token or limit is None:
+                    raise
+                out, token, limit = [], None, None
+                continue
             kind = str(page.get("kind", "")).removesuffix("List")
             for item in page.get("items") or []:
                 if isinstance(item, dict):
@@ -113,6 +161,7 @@ class Api:
             token = dig(page, "metadata", "continue")
             if not token:
                 return out
+            token = str(token)
 
     def exec(self, namespace: str, pod: str, argv: tuple[str, ...]) -> ExecResult:
         """Run a fixed argument vector in the compute container; output capped, time bounded."""
@@ -125,19 +174,22 @@ class Api:
             ("stderr", "true"),
         ]
         url = self.host.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-        url += f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?{urlencode(query)}"
+        url += f"/api/v1/namespaces/{_seg(namespace)}/pods/{_seg(pod)}/exec?{urlencode(query)}"
         headers: dict[str, str] = {}
         self.client.update_params_for_auth(headers, [], ["BearerToken"])
         headers = {k.lower(): v for k, v in headers.items()}
         headers["sec-websocket-protocol"] = "v5.channel.k8s.io,v4.channel.k8s.io"
         timeout = self.timeout or 60.0
         websocket.setdefaulttimeout(timeout)
+        _timed_websockets()
         try:
             ws = WSClient(self.cfg, url, headers, capture_all=False)
         except websocket.WebSocketBadStatusException as exc:
             return ExecResult(error=_exec_refusal(exc))
         except Exception as exc:
-            return ExecResult(error=f"exec failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            if isinstance(exc, (TimeoutError, websocket.WebSocketTimeoutException)):
+                return ExecResult(error=f"exec `{argv[0]}` got no answer within {timeout:g}s (--request-timeout)")
+            return ExecResult(error=_one_line(f"exec failed: {_cause(exc)}"))
         deadline = time.monotonic() + timeout
         try:
             while ws.is_open():
@@ -156,17 +208,62 @@ class Api:
                 _exec_failure(status),
             )
         except Exception as exc:
-            return ExecResult(error=f"exec `{argv[0]}` failed: {exc}")
+            return ExecResult(error=_one_line(f"exec `{argv[0]}` failed: {_cause(exc)}"))
         finally:
             with contextlib.suppress(Exception):
                 ws.close()
 
 
-def _retries() -> Any:
-    """Bounded retries for 429/5xx (Retry-After respected) and one for a refused connection."""
+def _timed_websockets() -> None:
+    """Give the client's exec sockets the websocket default timeout, for the handshake and every read.
+
+    websocket-client documents that a connect without `timeout` uses `getdefaulttimeout()`, but since
+    1.x only `create_connection` does; the kubernetes client's `create_websocket` calls `connect`.
+    """
+    import websocket
+    from kubernetes.stream import ws_client
+
+    base = getattr(ws_client, "WebSocket", None)
+    if base is None or getattr(base, "timed", False):
+        return
+
+    class TimedWebSocket(base):  # type: ignore[misc, valid-type]
+        timed = True
+
+        def connect(self, url: str, **options: Any) -> None:
+            options.setdefault("timeout", websocket.getdefaulttimeout())
+            super().connect(url, **options)
+
+    ws_client.WebSocket = TimedWebSocket
+
+
+def _seg(text: str) -> str:
+    """One URL path segment: a name with `/`, `?` or `..` cannot walk to another path."""
+    return quote(text, safe="")
+
+
+def _retries(timeout: float | None = None) -> Any:
+    """Bounded retries for 429/5xx and one for a refused connection.
+
+    Retry-After is honoured only when it fits the request timeout (at most MAX_RETRY_AFTER);
+    a longer one ends the retries at once, so the read becomes a named gap instead of a hang.
+    """
+    from urllib3.exceptions import MaxRetryError, ResponseError
     from urllib3.util.retry import Retry
 
-    return Retry(
+    longest = min(timeout or MAX_RETRY_AFTER, MAX_RETRY_AFTER)
+
+    class BoundedRetry(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, *args: Any, **kw: Any) -> Any:
+            wait = None
+            if response is not None and self.respect_retry_after_header:
+                with contextlib.suppress(Exception):
+                    wait = self.get_retry_after(response)
+            if wait is not None and wait > longest:
+                raise MaxRetryError(kw.get("_pool"), url, ResponseError(f"Retry-After {wait:g}s is too long"))  # type: ignore[arg-type]
+            return super().increment(method, url, response, *args, **kw)
+
+    return BoundedRetry(
         total=3,
         connect=1,
         read=0,
@@ -177,6 +274,15 @@ def _retries() -> Any:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a urllib3 error, e.g. `Connection reset by peer`."""
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, BaseException):
+            return _cause(arg)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return getattr(exc, "strerror", None) or text
 
 
 def _incluster_namespace() -> str:
@@ -194,10 +300,16 @@ def _status_message(status: int | None, body: Any, reason: Any) -> str:
     try:
         doc = json.loads(body)
         if isinstance(doc, dict) and doc.get("message"):
-            return str(doc["message"])
-    except (TypeError, ValueError):
+            return _one_line(str(doc["message"]))
+    except (TypeError, ValueError, RecursionError):
         pass
-    return f"{status} {reason}".strip()
+    return _one_line(f"{status} {reason}".strip())
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    """Server wording for a one-line error: whitespace collapsed, length bounded."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _network_message(host: str, exc: Exception) -> str:
@@ -205,7 +317,7 @@ def _network_message(host: str, exc: Exception) -> str:
     if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
         return f"the API server at {host} did not answer in time (--request-timeout)"
     reason = getattr(exc, "reason", None)
-    return f"cannot reach the API server at {host}: {reason or text.splitlines()[0] if text else type(exc).__name__}"
+    return _one_line(f"cannot reach the API server at {host}: {reason or text or type(exc).__name__}")
 
 
 def _exec_refusal(exc: Any) -> str:
@@ -249,7 +361,7 @@ def _exec_failure(status: str) -> str | None:
 
 def _path(group_version: str, resource: str, namespace: str | None) -> str:
     root = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-    return f"{root}/namespaces/{namespace}/{resource}" if namespace else f"{root}/{resource}"
+    return f"{root}/namespaces/{_seg(namespace)}/{resource}" if namespace else f"{root}/{resource}"
 
 
 @dataclass(frozen=True)
@@ -276,14 +388,14 @@ def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None
                 Read(
                     "VirtualMachineInstance",
                     "virtualmachineinstances.kubevirt.io",
-                    _path(kv, "virtualmachineinstances", namespace) + f"/{scope.name}",
+                    _path(kv, "virtualmachineinstances", namespace) + f"/{_seg(scope.name)}",
                     {},
                     single=True,
                 ),
                 Read(
                     "VirtualMachine",
                     "virtualmachines.kubevirt.io",
-                    _path(kv, "virtualmachines", namespace) + f"/{scope.name}",
+                    _path(kv, "virtualmachines", namespace) + f"/{_seg(scope.name)}",
                     {},
                     single=True,
                 ),
@@ -303,6 +415,8 @@ def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None
     reads += [
         Read("Pod", "pods", _path("v1", "pods", namespace), {"labelSelector": launcher}),
         Read("Event", "events", _path("v1", "events", namespace), {"fieldSelector": "type=Warning"}),
+        # Node labels decide which nodes a pending launcher may use (the allocation explainer)
+        Read("Node", "nodes", _path("v1", "nodes", None), {}),
     ]
     if dra:
         reads += [
@@ -388,12 +502,15 @@ def load(scope: Scope) -> tuple[Inventory, str | None]:
     namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
     inv = Inventory(origin=f"cluster {api.host}")
     unavailable: dict[str, str] = {}
-    with ThreadPoolExecutor(MAX_IN_FLIGHT) as pool:
+    pool = ThreadPoolExecutor(MAX_IN_FLIGHT)
+    try:
         facts = _discover(api, pool)
         reads = plan(dict(facts.groups or {}), scope, namespace)
         targeted = bool(scope.name and namespace)
         slices = [r for r in reads if targeted and r.kind == "ResourceSlice"]
         _read_all(api, pool, [r for r in reads if r not in slices], inv, unavailable)
+        if VMIS in unavailable:  # the subject of every report: without it there is nothing to say
+            raise SourceError(f"cannot read {VMIS}: {unavailable[VMIS]}")
         if slices:
             nodes = sorted(_nodes(inv, namespace, scope.name))
             per_node = [replace(slices[0], query={"fieldSelector": f"spec.nodeName={n}"}) for n in nodes]
@@ -401,6 +518,10 @@ def load(scope: Scope) -> tuple[Inventory, str | None]:
         inv.cluster = ClusterFacts(facts.server_version, facts.groups, unavailable)
         if not scope.no_exec:
             inv.evidence.update(collect_evidence(api, inv, pool, namespace, scope.name))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: do not wait for requests in flight
+        raise
+    pool.shutdown()
     return inv, namespace
 
 
@@ -432,7 +553,7 @@ def collect_evidence(
     for t, (find_f, _, _) in first.items():
         paths = _found_paths(find_f.result())
         if paths:
-            reads[t] = pool.submit(api.exec, t[0], t[1], execs.read_files(paths))
+            reads[t] = (paths, pool.submit(api.exec, t[0], t[1], execs.read_files(paths)))
     out = {}
     for t, (find_f, vfio_f, dom_f) in first.items():
         found = find_f.result()
@@ -443,12 +564,15 @@ def collect_evidence(
         else:
             files = {}
             if t in reads:
-                head = reads[t].result()
-                if head.error:
-                    unavailable["metadata"] = head.error
+                paths, head_f = reads[t]
+                head = head_f.result()
+                try:
+                    if head.error:
+                        raise EvidenceError(head.error)
+                    files = split_head_output(head.stdout, paths)
+                except EvidenceError as exc:
+                    unavailable["metadata"] = str(exc)
                     files = None
-                else:
-                    files = split_head_output(head.stdout)
         vfio = vfio_f.result()
         vfio_listing = None
         if vfio.error:

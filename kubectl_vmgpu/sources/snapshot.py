@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator
 from importlib.abc import Traversable
@@ -87,7 +88,7 @@ class _Reader:
     def read_file(self, rel: PurePosixPath, label: str, data: bytes) -> None:
         parts = rel.parts
         if "evidence" in parts[:-1]:
-            self._evidence(parts[parts.index("evidence") + 1 :], data)
+            self._evidence(parts[parts.index("evidence") + 1 :], data, label)
         elif rel.name.endswith(".dumpxml.xml"):
             # must-gather: namespaces/<ns>/vms/<vm>/<launcher pod>.dumpxml.xml
             if len(parts) >= 4 and parts[-3] == "vms":
@@ -109,7 +110,7 @@ class _Reader:
         elif doc.get("apiVersion") and doc.get("kind"):
             self.objects.append(doc)
 
-    def _evidence(self, parts: tuple[str, ...], data: bytes) -> None:
+    def _evidence(self, parts: tuple[str, ...], data: bytes, label: str) -> None:
         if len(parts) < 3:
             return
         ns, pod, rest = parts[0], parts[1], parts[2:]
@@ -118,7 +119,7 @@ class _Reader:
         if rest[0] == "files" and len(rest) > 1:
             ev["metadata"]["/" + "/".join(rest[1:])] = _text(data)
         elif rest == ("unavailable.yaml",):
-            doc = yaml.load(data, Loader=_Loader) or {}
+            doc = next(_documents(label, data, ".yaml"), None) or {}
             if isinstance(doc, dict):
                 ev["unavailable"] = {str(k): str(v) for k, v in doc.items()}
         elif len(rest) == 1 and rest[0] in EVIDENCE_FILES:
@@ -163,18 +164,133 @@ def _documents(label: str, data: bytes, suffix: str) -> Iterator[Any]:
         except json.JSONDecodeError as exc:
             if suffix == ".json":
                 raise SourceError(f"{label}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:  # a number too long to convert, nesting too deep
+            raise SourceError(f"{label}: invalid JSON: {_first_line(exc)}") from None
         else:
-            yield from doc if isinstance(doc, list) else [doc]
+            if _openers(text) > MAX_DEPTH:
+                _check_depth(label, doc)
+            yield from scrub(doc, text) if isinstance(doc, list) else [scrub(doc, text)]
             return
+    if _openers(text) + _indent_bound(text) > MAX_DEPTH or _ANCHOR.search(text):
+        _check_events(label, text)  # before loading: libyaml's composer recurses on the C stack
     try:
-        yield from yaml.load_all(io.StringIO(text), Loader=_Loader)
+        for doc in yaml.load_all(io.StringIO(text), Loader=_Loader):
+            yield scrub(doc, text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = exc.problem or exc.context or "invalid YAML"
         raise SourceError(f"{label}{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SourceError(f"{label}: invalid YAML: {exc}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise SourceError(f"{label}: invalid YAML: {_first_line(exc)}") from None
+
+
+# ---- documents that would hang, crash or exhaust the tool ------------------------------------
+
+MAX_DEPTH = 100  # nesting levels of one document; Kubernetes objects use a few dozen at most
+MAX_NODES = 2_000_000  # nodes of one document with its YAML aliases expanded
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])[&*][^\s,\[\]{}]")
+_OPENER = re.compile(r"\[(?!\s*\])|\{(?!\s*\})")
+_LEAD = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)|[&!][^ \t]*)*", re.MULTILINE)
+_SURROGATE = re.compile(r"\\[uU]0{0,4}[dD][89a-fA-F]")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0].split(";")[0]
+
+
+def _openers(text: str) -> int:
+    """How many non-empty flow collections open in the text: a bound on flow nesting."""
+    return text.count("[") + text.count("{")
+
+
+def _indent_bound(text: str) -> int:
+    """The longest run of indentation and block indicators: a bound on block nesting."""
+    return max((len(m.group()) for m in _LEAD.finditer(text)), default=0)
+
+
+def _check_events(label: str, text: str) -> None:
+    """Refuse YAML nested too deep, with recursive aliases, or whose aliases expand too far."""
+    stack: list[int] = []  # nodes counted so far in each open collection
+    anchors: dict[str, int] = {}  # anchor -> expanded node count (-1 while its collection is open)
+    open_anchors: list[str | None] = []
+    total = 0
+    try:
+        for event in yaml.parse(io.StringIO(text), Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise SourceError(f"{label}: YAML nested deeper than {MAX_DEPTH} levels, refused")
+                stack.append(1)
+                open_anchors.append(event.anchor)
+                if event.anchor:
+                    anchors[event.anchor] = -1
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) and stack:
+                size = stack.pop()
+                anchor = open_anchors.pop()
+                if anchor:
+                    anchors[anchor] = size
+                if stack:
+                    stack[-1] += size
+                else:
+                    total += size
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                size = 1
+                if isinstance(event, yaml.AliasEvent):
+                    size = anchors.get(str(event.anchor), 1)
+                    if size < 0:
+                        raise SourceError(f"{label}: YAML alias *{event.anchor} refers to itself, refused")
+                elif event.anchor:
+                    anchors[event.anchor] = 1
+                if stack:
+                    stack[-1] += size
+                else:
+                    total += size
+            elif isinstance(event, yaml.DocumentEndEvent):
+                total = 0
+            if total + sum(stack) > MAX_NODES:
+                raise SourceError(f"{label}: YAML aliases expand to more than {MAX_NODES} nodes, refused")
+    except yaml.YAMLError:
+        return  # the load that follows reports the syntax error with its line
+
+
+def _check_depth(label: str, doc: Any) -> None:
+    """Refuse a JSON document nested deeper than MAX_DEPTH (walked without recursion)."""
+    level, depth = [doc], 1
+    while level:  # one level at a time: no tuple per node
+        if depth > MAX_DEPTH:
+            raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
+        deeper: list[Any] = []
+        for node in level:
+            children = node.values() if type(node) is dict else node if type(node) is list else ()
+            deeper.extend([c for c in children if type(c) is dict or type(c) is list])
+        level, depth = deeper, depth + 1
+
+
+def scrub(doc: Any, text: str | None = None) -> Any:
+    """Replace lone UTF-16 surrogates (from `\\ud800` escapes), which no output can encode.
+
+    With `text` (the document's source), only when the source holds such an escape.
+    """
+    if text is not None and not _SURROGATE.search(text):
+        return doc
+    todo: list[Any] = [doc]
+    while todo:
+        node = todo.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in list(pairs):
+            if isinstance(v, str):
+                node[k] = _fix(v)
+            elif isinstance(v, (dict, list)):
+                todo.append(v)
+        if isinstance(node, dict) and any(isinstance(k, str) and _fix(k) != k for k in node):
+            fixed = {(_fix(k) if isinstance(k, str) else k): v for k, v in node.items()}
+            node.clear()
+            node.update(fixed)
+    return _fix(doc) if isinstance(doc, str) else doc
+
+
+def _fix(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _cluster_facts(docs: list[Obj]) -> ClusterFacts:

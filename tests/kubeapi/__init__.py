@@ -12,6 +12,7 @@ See `server.KubeAPIServer` for what is served and how.
 """
 
 from .faults import Fault, RecordedRequest
+from .rbac import Authorizer
 from .server import KubeAPIServer
 
-__all__ = ["Fault", "KubeAPIServer", "RecordedRequest"]
+__all__ = ["Authorizer", "Fault", "KubeAPIServer", "RecordedRequest"]

@@ -13,7 +13,8 @@ class Fault:
                  404, 429 (with Retry-After), 5xx, and 410 Expired (only requests carrying `continue`).
     latency      seconds to wait before answering (applies with or without `status`).
     retry_after  Retry-After header and details.retryAfterSeconds (429 defaults to 1).
-    reset        send the headers and half of the body, then reset the TCP connection.
+    reset        send the headers and half of the body, then reset the TCP connection (pods/exec:
+                 the upgrade, half of the first output message, then the reset).
     message      the Status message instead of the API server's wording.
     times        apply to this many matching requests, then stop; None: always.
     """

@@ -130,6 +130,12 @@ class Handler(BaseHTTPRequestHandler):
         res = api.catalog.resource(route.group, route.version, route.resource) if route.resource else None
         if fault is not None and fault.status:
             return self._fault(fault, route, res)
+        if api.rbac is not None and res is not None and (self.command == "GET" or is_exec):
+            resource = f"{res.name}/{route.subresource}" if route.subresource else res.name
+            for verb in self._rbac_verbs(route):
+                if not api.rbac.allows(verb, res.group, resource, route.namespace):
+                    return self._json(403, forbidden(res, api.user, verb, route.namespace, route.name or None,
+                                                     route.subresource))
         if self.command != "GET" and not (is_exec and upgrade and self.command == "POST"):
             self.close_connection = True
             return self._json(405, status(405))
@@ -142,6 +148,12 @@ class Handler(BaseHTTPRequestHandler):
         if route.watch or self.record and self.record.param("watch") in ("true", "1"):
             return "watch"
         return "get" if route.name else "list"
+
+    def _rbac_verbs(self, route: routes.Route) -> list[str]:
+        """The verbs RBAC checks: a WebSocket exec is a GET, and also `create` since 1.35 (KEP-4006)."""
+        if route.subresource == "exec" and self.command == "GET":
+            return ["get", "create"] if self.api.catalog.minor() >= 35 else ["get"]
+        return [self._verb(route)]
 
     def _fault(self, fault: Fault, route: routes.Route, res: Resource | None) -> None:
         code = fault.status or 500
@@ -277,4 +289,11 @@ class Handler(BaseHTTPRequestHandler):
         argv = query.get("command", [])
         result = api.container(route.namespace or "", route.name, pod).run(list(argv))
         self.record.exit_code = None if result.error else result.exit_code
+        if self.reset:  # half of the first output message, then a TCP reset mid-stream
+            out = ws.channel_frames(ws.STDOUT, result.stdout or b"partial output\n")
+            self.wfile.write(out[: max(2, len(out) // 2)])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
         podexec.stream(self.rfile, self.wfile, self.connection, argv, result)

@@ -22,6 +22,7 @@ from .container import Container
 from .discovery import Catalog
 from .faults import Fault, RecordedRequest
 from .handler import Handler
+from .rbac import Authorizer
 from .store import Store
 from .tls import self_signed, server_context
 
@@ -48,7 +49,8 @@ class KubeAPIServer:
     `resourceslices.resource.k8s.io`, a subresource `pods/exec`, a path prefix `/apis/kubevirt.io`,
     or `*`), `exec_delay` (seconds between the exec handshake and the output), `user` (named in 403
     messages), `omit_builtin_item_kinds` (drop kind/apiVersion from list items of built-in types,
-    as the real API does; off by default).
+    as the real API does; off by default), `rbac` (an `rbac.Authorizer`: resource requests its
+    ClusterRole/Role rules do not allow answer 403 as RBAC words it; None allows everything).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class KubeAPIServer:
         self.faults: dict[str, Fault] = {}
         self.exec_delay = 0.0
         self.omit_builtin_item_kinds = False
+        self.rbac: Authorizer | None = None
         self.requests: list[RecordedRequest] = []
         self.ca_pem: bytes | None = None
         self._lock = threading.Lock()

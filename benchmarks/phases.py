@@ -1,0 +1,45 @@
+"""Where `doctor -A -o json --snapshot PATH` spends its time, phase by phase (run as a child, prints JSON).
+
+The same calls as `cli._emit`, timed one by one: load (read and parse the snapshot), index, link (the
+chains, launcher evidence parsed), explain (pending claims' allocation), checks, report (the output
+dict), render (JSON text). The first line of output is `{"import": s, ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main(path: str) -> None:
+    t0 = time.perf_counter()
+    from kubectl_vmgpu import allocation, chain, checks, cli, render
+    from kubectl_vmgpu.index import Index
+
+    out = {"import": time.perf_counter() - t0}
+
+    def step(name: str, fn, *args):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        value = fn(*args)
+        out[name] = time.perf_counter() - start
+        return value
+
+    kw = {"name": None, "namespace": None, "all_namespaces": True, "snapshots": (path,), "demo": False,
+          "kubeconfig": None, "kube_context": None, "request_timeout": "30s", "no_exec": False}
+    scope = cli._scope(kw)
+    inv, _ = step("load", cli._load, scope)
+    idx = step("index", Index, inv)
+    views = step("link", chain.link, idx, None, None)
+    explanations = step("explain", allocation.explain_views, idx, views, False)
+    ctx = checks.Context(idx=idx, exec_disabled=False, explanations=explanations)
+    report = step("checks", checks.run, ctx, views, frozenset())
+    version = "v" + ".".join(map(str, idx.kubevirt_version)) if idx.kubevirt_version else None
+    data = step("report", render.report_dict, "Doctor", inv.origin, report, views, version, explanations)
+    text = step("render", render.to_json, data)
+    out["output MB"] = len(text) / 1e6
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

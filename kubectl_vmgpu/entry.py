@@ -1,0 +1,80 @@
+"""The executable's entry point: the CLI, with Ctrl-C, a closed pipe and odd terminals handled quietly."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sys
+from typing import Any
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_BROKEN_PIPE = 0  # the reader stopped reading (`| head`): nothing went wrong here
+
+
+def _broken_pipe(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _quiet_exit(code: int, flush: bool = False) -> None:
+    """Leave now: no flush of a closed pipe at exit, no wait for request threads still in flight."""
+    for stream in (sys.stdout, sys.stderr) if flush else (sys.stderr,):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    os._exit(code)
+
+
+def run(args: list[str] | None = None, prog_name: str = "kubectl-vmgpu", **extra: Any) -> int:
+    """Run the CLI and return its exit code; Ctrl-C and a closed stdout end it quietly.
+
+    `extra` goes to click (e.g. `complete_var` for the single-file build's shell completion).
+    """
+    import click
+
+    from .cli import main as cli
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            # Output goes to terminals of any locale; names from the cluster may hold anything.
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+    code: Any = 0
+    try:
+        code = cli.main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        sys.stdout.flush()
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _quiet_exit(EXIT_INTERRUPTED, flush=True)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except SystemExit as exc:
+        if _broken_pipe(exc):  # click turns EPIPE into exit 1 with its own pacified streams
+            _quiet_exit(EXIT_BROKEN_PIPE)
+        code = exc.code
+    except BrokenPipeError:
+        _quiet_exit(EXIT_BROKEN_PIPE)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_exit(EXIT_BROKEN_PIPE)
+    if code is None or isinstance(code, bool) or not isinstance(code, (int, str)):
+        return 0  # a command's own return value is not an exit code
+    if isinstance(code, str):  # sys.exit("message"), as Python itself reports it
+        print(code, file=sys.stderr)
+        return 1
+    return code
+
+
+def main(prog_name: str = "kubectl-vmgpu", **extra: Any) -> None:
+    """`kubectl-vmgpu`, `python -m kubectl_vmgpu` and the single-file build."""
+    sys.exit(run(prog_name=prog_name, **extra))
+
+
+if __name__ == "__main__":
+    main()

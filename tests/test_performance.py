@@ -1,0 +1,95 @@
+"""Scale and speed (issue 6): the fleet generator, the live start-up import rule, the benchmark script.
+
+The figures themselves come from `python benchmarks/run.py` (docs/performance.md); these tests keep what
+they rest on true and fast: scaled snapshots are consistent copies, live mode imports only the client
+modules it uses, and the benchmark script still runs end to end. The constant number of requests of
+`-A` is tests/test_live.py's `test_all_namespaces_makes_a_constant_number_of_requests`; snapshot modes
+importing no client at all is tests/test_cli.py's `test_help_version_and_snapshots_never_import_the_client`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import REPO, cli
+from tests.kubeapi import KubeAPIServer
+from tests.synth.big import fleet_base
+from tests.synth.clone import write_clone
+
+BASIC = REPO / "tests" / "kubeapi" / "testdata" / "basic"
+
+
+def _findings(doc: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
+    """(cluster findings, VMI and GPU findings) by check id."""
+    cluster = Counter(f["id"] for f in doc["findings"])
+    per_vmi = Counter(f["id"] for v in doc["vmis"] for f in v["findings"])
+    per_vmi += Counter(f["id"] for v in doc["vmis"] for g in v["gpus"] for f in g["findings"])
+    return cluster, per_vmi
+
+
+def test_a_cloned_fleet_is_copies_of_its_base(tmp_path: Path) -> None:
+    lab = fleet_base(vmis=20, nodes=4)
+    one = write_clone(lab, 1, tmp_path / "one")
+    three = write_clone(lab, 3, tmp_path / "three")
+    assert (one.vmis, three.vmis, three.nodes) == (20, 60, 12)
+    base = json.loads(cli("doctor", "-A", "-o", "json", "--snapshot", str(tmp_path / "one")).out)
+    big = json.loads(cli("doctor", "-A", "-o", "json", "--snapshot", str(tmp_path / "three")).out)
+    assert len(big["vmis"]) == 3 * len(base["vmis"])
+    base_cluster, base_vmi = _findings(base)
+    big_cluster, big_vmi = _findings(big)
+    assert base_vmi and {k: 3 * n for k, n in base_vmi.items()} == dict(big_vmi)
+    assert big_cluster == base_cluster  # cluster-wide findings are not per copy
+    assert {"VG304", "VG503"} <= set(base_vmi)  # a pending claim and a broken chain are in every copy
+    # every copy has its own names and uids; shared objects (classes, templates, KubeVirt) are written once
+    items = json.loads((tmp_path / "three" / "cluster-dump.json").read_text())["items"]
+    uids = [o["metadata"]["uid"] for o in items]
+    keys = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in items]
+    assert len(set(uids)) == len(uids) and len(set(keys)) == len(keys)
+    kinds = Counter(o["kind"] for o in items)
+    assert (kinds["DeviceClass"], kinds["KubeVirt"], kinds["Node"], kinds["ResourceSlice"]) == (3, 1, 12, 12)
+    pods = {o["metadata"]["name"] for o in items if o["kind"] == "Pod"}
+    folders = {p.name for p in (tmp_path / "three" / "evidence").glob("*/*")}
+    assert folders and folders <= pods
+
+
+def test_live_mode_imports_only_the_client_modules_it_uses(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "kubectl_vmgpu", "doctor", "-A", "-o", "json",
+             "--kubeconfig", kc],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+        assert any(r.is_exec for r in srv.requests), "exec was not exercised"
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    modules = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    kube = {m for m in modules if m == "kubernetes" or m.startswith("kubernetes.")}
+    assert "kubernetes.client.api_client" in kube
+    unused = sorted(m for m in kube if m.startswith(("kubernetes.client.models.", "kubernetes.client.api.",
+                                                     "kubernetes.dynamic", "kubernetes.watch", "kubernetes.utils",
+                                                     "kubernetes.leaderelection")))
+    assert not unused, f"{len(unused)} unused client modules imported, e.g. {unused[:5]}"
+
+
+def test_the_benchmark_script_runs(tmp_path: Path) -> None:
+    out, data = tmp_path / "performance.md", tmp_path / "data"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--no-fixes", "--out", str(out),
+         "--json", str(tmp_path / "results.json"), "--data", str(data)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    for target in ("json.load", "time per VMI", "kubectl get", "round trips", "concurrency limit", "peak RSS",
+                   "kubernetes modules imported", "first request"):
+        assert target in text, target
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert {"snapshot", "phases", "exec", "startup", "critical"} <= set(results) or "kubectl not found" in text
+    assert time.monotonic() - start < 240
