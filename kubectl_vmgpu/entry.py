@@ -54,7 +54,8 @@ def run(args: list[str] | None = None, prog_name: str = "kubectl-vmgpu", **extra
         exc.show()
         code = exc.exit_code
     except SystemExit as exc:
-        if _broken_pipe(exc):  # click turns EPIPE into exit 1 with its own pacified streams
+        # click turns EPIPE into exit 1 with its own pacified streams (8.5 drops the exception context)
+        if _broken_pipe(exc) or type(sys.stdout).__name__ == "_PacifyFlushWrapper":
             _quiet_exit(EXIT_BROKEN_PIPE)
         code = exc.code
     except BrokenPipeError:

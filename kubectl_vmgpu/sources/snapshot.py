@@ -249,7 +249,9 @@ def _check_events(label: str, text: str) -> None:
                 total = 0
             if total + sum(stack) > MAX_NODES:
                 raise SourceError(f"{label}: YAML aliases expand to more than {MAX_NODES} nodes, refused")
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, reached before ours is counted
+            raise SourceError(f"{label}: YAML nested deeper than {MAX_DEPTH} levels, refused") from None
         return  # the load that follows reports the syntax error with its line
 
 
