@@ -97,6 +97,16 @@ CHECKS: tuple[Check, ...] = (
         "Enable PassthroughSupport in the driver; IOMMU on.",
         vmi_run=cluster.passthrough_not_enabled,
     ),
+    Check(
+        "VG109",
+        "api-unreadable",
+        I,
+        "cluster",
+        "a resource could not be read",
+        "A list the API server refused (RBAC, 5xx, timeout): the checks that need it are skipped, not assumed healthy.",
+        "Grant get/list on it (docs/rbac.yaml) or collect a snapshot where it is allowed.",
+        cluster_run=cluster.api_unreadable,
+    ),
     # VMI spec
     Check(
         "VG201",

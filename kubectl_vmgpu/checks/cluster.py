@@ -167,3 +167,13 @@ def passthrough_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
             "class",
             gpu=chain.gpu.name,
         )
+
+
+def api_unreadable(ctx: Context) -> Iterator[Hit]:
+    for resource, why in sorted(ctx.idx.inv.cluster.unavailable.items()):
+        yield Hit(
+            Ref("APIResource", None, resource),
+            f"{resource} could not be read, so the checks that need it were skipped: {why}",
+            "grant get/list on it (see docs/rbac.yaml), or run `kubectl vmgpu collect` where it is allowed",
+            "cluster",
+        )

@@ -47,6 +47,32 @@ def one_vm(name: str, vm_kw: dict[str, Any] | None = None, **kw: Any) -> Callabl
     return build
 
 
+def _namespace_user() -> Lab:
+    """A user limited to one namespace: cluster-scoped lists and pods/exec are forbidden."""
+    lb = lab("namespace-user-forbidden-cluster-reads")
+    lb.add_vm("rhel9-gpu", namespace="gpu-lab", faults={"exec-forbidden"})
+    user = 'User "system:serviceaccount:gpu-lab:auditor"'
+    lb.unavailable = [
+        {
+            "resource": f"{res}.{group}",
+            "reason": f'{res}.{group} is forbidden: {user} cannot list resource "{res}" '
+            f'in API group "{group}" at the cluster scope',
+        }
+        for res, group in (
+            ("deviceclasses", "resource.k8s.io"),
+            ("kubevirts", "kubevirt.io"),
+            ("resourceslices", "resource.k8s.io"),
+        )
+    ]
+
+    def unreadable(lab: Lab) -> None:  # what the user could not list is not in the snapshot either
+        hidden = ("DeviceClass", "KubeVirt", "ResourceSlice")
+        lab.objects = [(t, o) for t, o in lab.objects if o.get("kind") not in hidden]
+
+    lb.hooks.append(unreadable)
+    return lb
+
+
 # ---- healthy ---------------------------------------------------------------------------------------------
 
 
@@ -61,21 +87,37 @@ def _several() -> Lab:
 def _vgpu() -> Lab:
     lb = Lab("vgpu-mdev")
     lb.add_node("r760xa-01", gpus=2, model=L40S, passthrough=False, vgpu=True)
-    lb.add_vm("vdi-desktop-01", namespace="vdi", device_class=VGPU_CLASS, vfio=None, vgpu=True, cores=4,
-              memory="16Gi", pod_claim="vgpu-claim", template="l40s-12q", requests=["vgpu"])
+    lb.add_vm(
+        "vdi-desktop-01",
+        namespace="vdi",
+        device_class=VGPU_CLASS,
+        vfio=None,
+        vgpu=True,
+        cores=4,
+        memory="16Gi",
+        pod_claim="vgpu-claim",
+        template="l40s-12q",
+        requests=["vgpu"],
+    )
     return lb
 
 
 def _two_gpus() -> Lab:
     lb = lab("two-gpus-one-claim", gpus=4, nodes=1)
-    lb.add_vm("train-2gpu", namespace="ml-team", gpus=2, cores=32, memory="256Gi", template="two-h100",
-              pod_claim="gpus")
+    lb.add_vm(
+        "train-2gpu", namespace="ml-team", gpus=2, cores=32, memory="256Gi", template="two-h100", pod_claim="gpus"
+    )
     return lb
 
 
 def _v1_7() -> Lab:
-    lb = lab("kubevirt-v1-7-devicestatus", kubevirt="v1.7.2", kubernetes="v1.34.3", resource_api="v1beta2",
-             served=["v1", "v1beta2"])
+    lb = lab(
+        "kubevirt-v1-7-devicestatus",
+        kubevirt="v1.7.2",
+        kubernetes="v1.34.3",
+        resource_api="v1beta2",
+        served=["v1", "v1beta2"],
+    )
     lb.add_vm("rhel9-gpu", namespace="gpu-lab")
     return lb
 
@@ -95,8 +137,7 @@ def _dra_api_missing() -> Lab:
     The apiserver drops the launcher pod's resourceClaims (a disabled feature's fields), so the pod runs without
     a GPU; KubeVirt v1.7 never gets a deviceStatus and the domain is never defined.
     """
-    lb = lab("dra-api-not-served", kubernetes="v1.33.5", kubevirt="v1.7.2", served=[],
-             node_kw={"publish": False})
+    lb = lab("dra-api-not-served", kubernetes="v1.33.5", kubevirt="v1.7.2", served=[], node_kw={"publish": False})
     lb.add_vm("rhel9-gpu", namespace="gpu-lab")
     donor = Lab("dra-api-not-served")  # the same VM on a working cluster, to borrow its running pod status
     for n in lb.nodes:
@@ -105,8 +146,9 @@ def _dra_api_missing() -> Lab:
     donor.build()
 
     def strip(lb: Lab) -> None:
-        running = next(o for o in donor.all_objects()
-                       if o["kind"] == "Pod" and "virt-launcher" in o["metadata"]["name"])
+        running = next(
+            o for o in donor.all_objects() if o["kind"] == "Pod" and "virt-launcher" in o["metadata"]["name"]
+        )
         keep = []
         for when, o in lb.objects:
             if o.get("apiVersion", "").startswith("resource.k8s.io/"):
@@ -138,9 +180,10 @@ def _dra_api_missing() -> Lab:
         lb.files = {k: v for k, v in lb.files.items() if not k.startswith(base)}
         lb.files[f"{base}/dev-vfio.txt"] = b""
         lb.files[f"{base}/unavailable.yaml"] = (
-            b'vfio: "ls -l /dev/vfio exited 2: ls: cannot access \'/dev/vfio\': No such file or directory"\n'
+            b"vfio: \"ls -l /dev/vfio exited 2: ls: cannot access '/dev/vfio': No such file or directory\"\n"
             b'domain: "virsh -r dumpxml gpu-lab_rhel9-gpu exited 1: error: failed to get domain '
-            b'\'gpu-lab_rhel9-gpu\'"\n')
+            b"'gpu-lab_rhel9-gpu'\"\n"
+        )
 
     lb.hooks.append(strip)
     return lb
@@ -228,8 +271,14 @@ def _pool_incomplete() -> Lab:
 
 
 def _mixed() -> Lab:
-    lb = lab("mixed-dra-and-device-plugin", kubevirt="v1.7.2", kubernetes="v1.34.3", gpus=4, nodes=1,
-             permitted_host_devices=True)
+    lb = lab(
+        "mixed-dra-and-device-plugin",
+        kubevirt="v1.7.2",
+        kubernetes="v1.34.3",
+        gpus=4,
+        nodes=1,
+        permitted_host_devices=True,
+    )
     lb.add_workload("gpu-legacy", "device-plugin", "gpu-worker-01", "gpu-3")
     lb.add_vm("rhel9-gpu", namespace="gpu-lab", device_plugin_gpu=True)
     return lb
@@ -246,171 +295,430 @@ V18: dict[str, Any] = {"feature_gates": ["GPUsWithDRA"]}
 
 SCENARIOS: list[Scenario] = [
     # healthy
-    Scenario("healthy-template-claim", "KubeVirt v1.9.0, Kubernetes v1.36, resource.k8s.io/v1, driver v0.4.1 with "
-             "enableAPIDevice: one VM with a template claim, everything in place", (),
-             one_vm("healthy-template-claim")),
-    Scenario("healthy-direct-claim", "a VM using a user-created ResourceClaim (resourceClaimName); metadata under "
-             "resourceclaims/<claim>", (), one_vm("healthy-direct-claim", {"claim": "direct",
-                                                                            "claim_name": "rhel9-gpu-h100"})),
-    Scenario("healthy-driver-v25-12", "NVIDIA driver v25.12.0 (kubelet-plugin DaemonSet image tag; vfio devices "
-             "publish `numa`): VfioDeviceConfig has no fields and /dev/vfio/vfio is always injected; KubeVirt v1.7 "
-             "reads status.deviceStatus", (),
-             one_vm("healthy-driver-v25-12", {"vfio": {}}, driver="v25.12.0", kubevirt="v1.7.2",
-                    kubernetes="v1.34.3")),
-    Scenario("kubevirt-v1-7-devicestatus", "KubeVirt v1.7.2 (GPUsWithDRA in featureGates) fills VMI "
-             "status.deviceStatus; objects dumped as resource.k8s.io/v1beta2 (v1 also served); no metadata "
-             "files are needed", (), _v1_7),
-    Scenario("kubevirt-v1-8-3-current-path", "KubeVirt v1.8.3 with GPUsWithDRA: reads the KEP-5304 path; the "
-             "boundary of the v1.8.0-v1.8.2 trap", (), one_vm("kubevirt-v1-8-3-current-path", kubevirt="v1.8.3",
-                                                             **V18)),
-    Scenario("vgpu-mdev", "an L40S vGPU (mediated device) through DRA: metadata carries mdevUUID, the domain an mdev "
-             "hostdev", (), _vgpu),
+    Scenario(
+        "healthy-template-claim",
+        "KubeVirt v1.9.0, Kubernetes v1.36, resource.k8s.io/v1, driver v0.4.1 with "
+        "enableAPIDevice: one VM with a template claim, everything in place",
+        (),
+        one_vm("healthy-template-claim"),
+    ),
+    Scenario(
+        "healthy-direct-claim",
+        "a VM using a user-created ResourceClaim (resourceClaimName); metadata under resourceclaims/<claim>",
+        (),
+        one_vm("healthy-direct-claim", {"claim": "direct", "claim_name": "rhel9-gpu-h100"}),
+    ),
+    Scenario(
+        "healthy-driver-v25-12",
+        "NVIDIA driver v25.12.0 (kubelet-plugin DaemonSet image tag; vfio devices "
+        "publish `numa`): VfioDeviceConfig has no fields and /dev/vfio/vfio is always injected; KubeVirt v1.7 "
+        "reads status.deviceStatus",
+        (),
+        one_vm("healthy-driver-v25-12", {"vfio": {}}, driver="v25.12.0", kubevirt="v1.7.2", kubernetes="v1.34.3"),
+    ),
+    Scenario(
+        "kubevirt-v1-7-devicestatus",
+        "KubeVirt v1.7.2 (GPUsWithDRA in featureGates) fills VMI "
+        "status.deviceStatus; objects dumped as resource.k8s.io/v1beta2 (v1 also served); no metadata "
+        "files are needed",
+        (),
+        _v1_7,
+    ),
+    Scenario(
+        "kubevirt-v1-8-3-current-path",
+        "KubeVirt v1.8.3 with GPUsWithDRA: reads the KEP-5304 path; the boundary of the v1.8.0-v1.8.2 trap",
+        (),
+        one_vm("kubevirt-v1-8-3-current-path", kubevirt="v1.8.3", **V18),
+    ),
+    Scenario(
+        "vgpu-mdev",
+        "an L40S vGPU (mediated device) through DRA: metadata carries mdevUUID, the domain an mdev hostdev",
+        (),
+        _vgpu,
+    ),
     Scenario("two-gpus-one-claim", "one claim with two requests (gpu0, gpu1) backing two VMI GPUs", (), _two_gpus),
-    Scenario("first-available-subrequest", "a firstAvailable request: the allocation result names "
-             "`dra-gpu/h100`", (), one_vm("first-available-subrequest", {"first_available": True})),
-    Scenario("hostdevice-dra", "spec.domain.devices.hostDevices with claimName/requestName on KubeVirt v1.8.3 with "
-             "HostDevicesWithDRA", (),
-             one_vm("hostdevice-dra", {"host_devices": True}, kubevirt="v1.8.3",
-                    feature_gates=["GPUsWithDRA", "HostDevicesWithDRA"])),
-    Scenario("several-vmis-one-namespace", "three GPU VMs in one namespace over two nodes, two template claims and "
-             "one direct claim; one multi-document file per namespace", (), _several, "multidoc"),
-    Scenario("must-gather-layout", "a KubeVirt must-gather tree (namespaces/<ns>/vms/<vm>/<pod>.dumpxml.xml ...) "
-             "plus kubectl dumps of the DRA objects beside it", (), one_vm("must-gather-layout"), "must-gather"),
-    Scenario("kind-list-dump", "everything in one `kind: List` JSON file (kubectl get ... -A -o json)", (),
-             one_vm("kind-list-dump", {"claim": "direct"}), "list"),
-    Scenario("v1beta1-cluster", "Kubernetes v1.32 serving only resource.k8s.io/v1beta1 (flat requests, `basic` "
-             "devices), KubeVirt v1.6.3: works, but on a beta API", ("dra-api-beta",),
-             one_vm("v1beta1-cluster", kubernetes="v1.32.9", kubevirt="v1.6.3", resource_api="v1beta1")),
+    Scenario(
+        "first-available-subrequest",
+        "a firstAvailable request: the allocation result names `dra-gpu/h100`",
+        (),
+        one_vm("first-available-subrequest", {"first_available": True}),
+    ),
+    Scenario(
+        "hostdevice-dra",
+        "spec.domain.devices.hostDevices with claimName/requestName on KubeVirt v1.8.3 with HostDevicesWithDRA",
+        (),
+        one_vm(
+            "hostdevice-dra",
+            {"host_devices": True},
+            kubevirt="v1.8.3",
+            feature_gates=["GPUsWithDRA", "HostDevicesWithDRA"],
+        ),
+    ),
+    Scenario(
+        "several-vmis-one-namespace",
+        "three GPU VMs in one namespace over two nodes, two template claims and "
+        "one direct claim; one multi-document file per namespace",
+        (),
+        _several,
+        "multidoc",
+    ),
+    Scenario(
+        "must-gather-layout",
+        "a KubeVirt must-gather tree (namespaces/<ns>/vms/<vm>/<pod>.dumpxml.xml ...) "
+        "plus kubectl dumps of the DRA objects beside it",
+        (),
+        one_vm("must-gather-layout"),
+        "must-gather",
+    ),
+    Scenario(
+        "kind-list-dump",
+        "everything in one `kind: List` JSON file (kubectl get ... -A -o json)",
+        (),
+        one_vm("kind-list-dump", {"claim": "direct"}),
+        "list",
+    ),
+    Scenario(
+        "v1beta1-cluster",
+        "Kubernetes v1.32 serving only resource.k8s.io/v1beta1 (flat requests, `basic` "
+        "devices), KubeVirt v1.6.3: works, but on a beta API",
+        ("dra-api-beta",),
+        one_vm("v1beta1-cluster", kubernetes="v1.32.9", kubevirt="v1.6.3", resource_api="v1beta1"),
+    ),
     # cluster and configuration
-    Scenario("kubevirt-not-installed", "no KubeVirt: no kubevirt.io API group, only container GPU workloads",
-             ("kubevirt-missing",), _kubevirt_missing),
-    Scenario("dra-api-not-served", "Kubernetes v1.33 without the DRA API enabled: no resource.k8s.io group; the "
-             "apiserver dropped the launcher pod's resourceClaims", ("dra-api-missing",), _dra_api_missing),
-    Scenario("feature-gate-off-v1-8", "KubeVirt v1.8.3 without GPUsWithDRA in featureGates: the VMI is refused by "
-             "the webhook", ("feature-gate-off",), one_vm("feature-gate-off-v1-8", kubevirt="v1.8.3",
-                                                          feature_gates=[])),
-    Scenario("feature-gate-off-v1-9-disabled", "KubeVirt v1.9.0 with GPUsWithDRA in disabledFeatureGates",
-             ("feature-gate-off",), one_vm("feature-gate-off-v1-9-disabled", disabled_gates=["GPUsWithDRA"])),
-    Scenario("kubevirt-old-metadata-path", "KubeVirt v1.8.2 looks under /var/run/dra-device-attributes; the driver "
-             "writes the KEP-5304 path", ("kubevirt-old-metadata-path",),
-             one_vm("kubevirt-old-metadata-path", kubevirt="v1.8.2", **V18)),
-    Scenario("multi-request-claim-v1-8-1", "KubeVirt v1.8.1, one claim with two requests: the pod keeps only the "
-             "first request (issue 17672) and virt-launcher reads the old path",
-             ("kubevirt-old-metadata-path", "pod-claim-not-wired"),
-             one_vm("multi-request-claim-v1-8-1", {"gpus": 2}, kubevirt="v1.8.1", **V18)),
-    Scenario("device-class-typo", "the template asks for DeviceClass vfio.nvidia.com, which does not exist",
-             ("device-class-missing",), one_vm("device-class-typo", {"device_class": "vfio.nvidia.com"})),
-    Scenario("driver-not-publishing", "the NVIDIA kubelet plugin crash-loops on every node: no ResourceSlice",
-             ("driver-not-publishing",), one_vm("driver-not-publishing", node_kw={"publish": False})),
-    Scenario("passthrough-support-disabled", "the driver runs without PassthroughSupport: no type vfio devices, the "
-             "vfio.gpu.nvidia.com claim stays pending", ("passthrough-not-enabled",),
-             one_vm("passthrough-support-disabled", node_kw={"passthrough": False})),
+    Scenario(
+        "kubevirt-not-installed",
+        "no KubeVirt: no kubevirt.io API group, only container GPU workloads",
+        ("kubevirt-missing",),
+        _kubevirt_missing,
+    ),
+    Scenario(
+        "dra-api-not-served",
+        "Kubernetes v1.33 without the DRA API enabled: no resource.k8s.io group; the "
+        "apiserver dropped the launcher pod's resourceClaims",
+        ("dra-api-missing",),
+        _dra_api_missing,
+    ),
+    Scenario(
+        "feature-gate-off-v1-8",
+        "KubeVirt v1.8.3 without GPUsWithDRA in featureGates: the VMI is refused by the webhook",
+        ("feature-gate-off",),
+        one_vm("feature-gate-off-v1-8", kubevirt="v1.8.3", feature_gates=[]),
+    ),
+    Scenario(
+        "feature-gate-off-v1-9-disabled",
+        "KubeVirt v1.9.0 with GPUsWithDRA in disabledFeatureGates",
+        ("feature-gate-off",),
+        one_vm("feature-gate-off-v1-9-disabled", disabled_gates=["GPUsWithDRA"]),
+    ),
+    Scenario(
+        "kubevirt-old-metadata-path",
+        "KubeVirt v1.8.2 looks under /var/run/dra-device-attributes; the driver writes the KEP-5304 path",
+        ("kubevirt-old-metadata-path",),
+        one_vm("kubevirt-old-metadata-path", kubevirt="v1.8.2", **V18),
+    ),
+    Scenario(
+        "multi-request-claim-v1-8-1",
+        "KubeVirt v1.8.1, one claim with two requests: the pod keeps only the "
+        "first request (issue 17672) and virt-launcher reads the old path",
+        ("kubevirt-old-metadata-path", "pod-claim-not-wired"),
+        one_vm("multi-request-claim-v1-8-1", {"gpus": 2}, kubevirt="v1.8.1", **V18),
+    ),
+    Scenario(
+        "device-class-typo",
+        "the template asks for DeviceClass vfio.nvidia.com, which does not exist",
+        ("device-class-missing",),
+        one_vm("device-class-typo", {"device_class": "vfio.nvidia.com"}),
+    ),
+    Scenario(
+        "driver-not-publishing",
+        "the NVIDIA kubelet plugin crash-loops on every node: no ResourceSlice",
+        ("driver-not-publishing",),
+        one_vm("driver-not-publishing", node_kw={"publish": False}),
+    ),
+    Scenario(
+        "passthrough-support-disabled",
+        "the driver runs without PassthroughSupport: no type vfio devices, the vfio.gpu.nvidia.com claim stays pending",
+        ("passthrough-not-enabled",),
+        one_vm("passthrough-support-disabled", node_kw={"passthrough": False}),
+    ),
     # VMI spec
-    Scenario("claim-not-declared", "gpus[].claimName is not in spec.resourceClaims: the VMI is refused",
-             ("claim-not-declared",), one_vm("claim-not-declared", {"declare_claim": False})),
-    Scenario("claim-source-both-set", "spec.resourceClaims[0] sets both resourceClaimName and "
-             "resourceClaimTemplateName: the launcher pod is invalid", ("claim-source-invalid",),
-             one_vm("claim-source-both-set", {"claim_source": "both"})),
-    Scenario("template-missing", "resourceClaimTemplateName names no ResourceClaimTemplate",
-             ("template-missing",), one_vm("template-missing", {"create_template": False})),
-    Scenario("direct-claim-missing", "resourceClaimName names no ResourceClaim", ("claim-missing",),
-             one_vm("direct-claim-missing", {"claim": "direct", "create_claim": False})),
-    Scenario("request-name-typo", "gpus[].requestName `gpu` is not a request of the template (`dra-gpu`)",
-             ("request-not-found",), one_vm("request-name-typo", {"vmi_request_names": ["gpu"]})),
-    Scenario("request-count-two", "the request asks for count: 2; KubeVirt takes one device per request",
-             ("request-multi-device",), one_vm("request-count-two", {"count": 2})),
-    Scenario("container-gpu-class", "the VM claims from gpu.nvidia.com: a container GPU, not a VFIO device",
-             ("not-a-passthrough-class",), one_vm("container-gpu-class", {"device_class": GPU_CLASS,
-                                                                          "vfio": None})),
-    Scenario("api-device-not-enabled", "VfioDeviceConfig without enableAPIDevice: no /dev/vfio/vfio, libvirt "
-             "refuses to start the domain", ("api-device-not-enabled",),
-             one_vm("api-device-not-enabled", {"vfio": VFIO_NO_API})),
-    Scenario("iommufd-policy-v1-7", "backendPolicy PreferIommuFD with KubeVirt v1.7.2",
-             ("iommufd-unsupported",),
-             one_vm("iommufd-policy-v1-7", {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD",
-                                                                "enableAPIDevice": True}}},
-                    kubevirt="v1.7.2", kubernetes="v1.34.3")),
-    Scenario("iommufd-policy-v1-8", "backendPolicy PreferIommuFD with KubeVirt v1.8.3 (iommufd needs v1.9)",
-             ("iommufd-unsupported",),
-             one_vm("iommufd-policy-v1-8", {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD",
-                                                                "enableAPIDevice": True}}}, kubevirt="v1.8.3", **V18)),
-    Scenario("vfio-config-unknown-field", "VfioDeviceConfig with `enableApiDevice` (wrong case): strict decoding "
-             "fails at prepare", ("vfio-config-invalid",),
-             one_vm("vfio-config-unknown-field", {"vfio": {"iommu": {"backendPolicy": "LegacyOnly",
-                                                                      "enableApiDevice": True}}})),
-    Scenario("vfio-config-bad-policy", "VfioDeviceConfig with backendPolicy `Legacy`", ("vfio-config-invalid",),
-             one_vm("vfio-config-bad-policy", {"vfio": {"iommu": {"backendPolicy": "Legacy",
-                                                                   "enableAPIDevice": True}}})),
-    Scenario("vm-start-refused-duplicate-request", "two GPUs with the same claimName/requestName: the webhook "
-             "refuses the VMI, the VM carries a Failure condition", ("vm-start-refused",),
-             one_vm("vm-start-refused-duplicate-request", {"duplicate_gpu": True})),
-    Scenario("mixed-dra-and-device-plugin", "KubeVirt v1.7.2 VMI with a deviceName GPU and a DRA GPU",
-             ("dra-mixed-with-device-plugin",), _mixed),
+    Scenario(
+        "claim-not-declared",
+        "gpus[].claimName is not in spec.resourceClaims: the VMI is refused",
+        ("claim-not-declared",),
+        one_vm("claim-not-declared", {"declare_claim": False}),
+    ),
+    Scenario(
+        "claim-source-both-set",
+        "spec.resourceClaims[0] sets both resourceClaimName and resourceClaimTemplateName: the launcher pod is invalid",
+        ("claim-source-invalid",),
+        one_vm("claim-source-both-set", {"claim_source": "both"}),
+    ),
+    Scenario(
+        "template-missing",
+        "resourceClaimTemplateName names no ResourceClaimTemplate",
+        ("template-missing",),
+        one_vm("template-missing", {"create_template": False}),
+    ),
+    Scenario(
+        "direct-claim-missing",
+        "resourceClaimName names no ResourceClaim",
+        ("claim-missing",),
+        one_vm("direct-claim-missing", {"claim": "direct", "create_claim": False}),
+    ),
+    Scenario(
+        "request-name-typo",
+        "gpus[].requestName `gpu` is not a request of the template (`dra-gpu`)",
+        ("request-not-found",),
+        one_vm("request-name-typo", {"vmi_request_names": ["gpu"]}),
+    ),
+    Scenario(
+        "request-count-two",
+        "the request asks for count: 2; KubeVirt takes one device per request",
+        ("request-multi-device",),
+        one_vm("request-count-two", {"count": 2}),
+    ),
+    Scenario(
+        "container-gpu-class",
+        "the VM claims from gpu.nvidia.com: a container GPU, not a VFIO device",
+        ("not-a-passthrough-class",),
+        one_vm("container-gpu-class", {"device_class": GPU_CLASS, "vfio": None}),
+    ),
+    Scenario(
+        "api-device-not-enabled",
+        "VfioDeviceConfig without enableAPIDevice: no /dev/vfio/vfio, libvirt refuses to start the domain",
+        ("api-device-not-enabled",),
+        one_vm("api-device-not-enabled", {"vfio": VFIO_NO_API}),
+    ),
+    Scenario(
+        "iommufd-policy-v1-7",
+        "backendPolicy PreferIommuFD with KubeVirt v1.7.2",
+        ("iommufd-unsupported",),
+        one_vm(
+            "iommufd-policy-v1-7",
+            {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD", "enableAPIDevice": True}}},
+            kubevirt="v1.7.2",
+            kubernetes="v1.34.3",
+        ),
+    ),
+    Scenario(
+        "iommufd-policy-v1-8",
+        "backendPolicy PreferIommuFD with KubeVirt v1.8.3 (iommufd needs v1.9)",
+        ("iommufd-unsupported",),
+        one_vm(
+            "iommufd-policy-v1-8",
+            {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD", "enableAPIDevice": True}}},
+            kubevirt="v1.8.3",
+            **V18,
+        ),
+    ),
+    Scenario(
+        "vfio-config-unknown-field",
+        "VfioDeviceConfig with `enableApiDevice` (wrong case): strict decoding fails at prepare",
+        ("vfio-config-invalid",),
+        one_vm(
+            "vfio-config-unknown-field", {"vfio": {"iommu": {"backendPolicy": "LegacyOnly", "enableApiDevice": True}}}
+        ),
+    ),
+    Scenario(
+        "vfio-config-bad-policy",
+        "VfioDeviceConfig with backendPolicy `Legacy`",
+        ("vfio-config-invalid",),
+        one_vm("vfio-config-bad-policy", {"vfio": {"iommu": {"backendPolicy": "Legacy", "enableAPIDevice": True}}}),
+    ),
+    Scenario(
+        "vm-start-refused-duplicate-request",
+        "two GPUs with the same claimName/requestName: the webhook refuses the VMI, the VM carries a Failure condition",
+        ("vm-start-refused",),
+        one_vm("vm-start-refused-duplicate-request", {"duplicate_gpu": True}),
+    ),
+    Scenario(
+        "mixed-dra-and-device-plugin",
+        "KubeVirt v1.7.2 VMI with a deviceName GPU and a DRA GPU",
+        ("dra-mixed-with-device-plugin",),
+        _mixed,
+    ),
     # launcher pod and claim
-    Scenario("launcher-pod-quota", "a ResourceQuota refuses the virt-launcher pod: the VMI stays Pending",
-             ("launcher-pod-missing",), one_vm("launcher-pod-quota", {"faults": {"pod-quota"}})),
-    Scenario("claim-not-generated-quota", "a ResourceQuota refuses the generated ResourceClaim",
-             ("claim-not-generated",), one_vm("claim-not-generated-quota", {"faults": {"claim-quota"}})),
-    Scenario("claim-pending-all-gpus-taken", "three VMs, two passthrough GPUs: the third claim cannot be "
-             "allocated", ("claim-pending",), _pending_all_taken),
-    Scenario("pending-request-selector-no-match", "the request selects productName 'NVIDIA H100 80GB HBM3' (the "
-             "NVML name of type gpu devices); vfio devices publish the PCI name GH100 [H100 SXM5 80GB], so nothing "
-             "matches and the claim stays pending", ("claim-pending",), _pending_selector),
-    Scenario("pending-devices-only-on-excluded-node", "the VM's nodeSelector pins zone-a, whose only GPU another VM "
-             "holds; the free GPU is on gpu-worker-02 in zone-b", ("claim-pending",), _pending_excluded_node),
-    Scenario("pending-tainted-device", "gpu-vfio-1 carries the driver's gpu.nvidia.com/xid=79:NoSchedule taint and "
-             "the request has no toleration; gpu-vfio-0 is taken", ("claim-pending",), _pending_tainted),
-    Scenario("pending-sibling-held-by-container", "a container pod holds gpu-1, so its twin gpu-vfio-1 cannot be "
-             "allocated; gpu-vfio-0 is taken by another VM", ("claim-pending",), _pending_sibling),
-    Scenario("pending-unsupported-selector", "the template's selector uses lowerAscii() (Kubernetes CEL string "
-             "library, not in cel-python); both matching GPUs are taken", ("claim-pending",),
-             _pending_unsupported_selector),
-    Scenario("claim-wrong-node", "the direct claim is allocated on gpu-worker-01 while the pod sits on "
-             "gpu-worker-02", ("claim-wrong-node",),
-             one_vm("claim-wrong-node", {"claim": "direct", "faults": {"wrong-node"}})),
-    Scenario("claim-not-reserved", "the claim's reservedFor lacks the launcher pod; kubelet refuses it",
-             ("claim-not-reserved",), one_vm("claim-not-reserved", {"claim": "direct", "faults": {"not-reserved"}})),
-    Scenario("claim-deleting", "someone deleted the VM's direct claim; it waits with a deletionTimestamp",
-             ("claim-deleting",), one_vm("claim-deleting", {"claim": "direct", "faults": {"deleting"}})),
-    Scenario("prepare-failed-deadline", "kubelet NodePrepareResources times out (DeadlineExceeded)",
-             ("prepare-failed",), one_vm("prepare-failed-deadline", {"faults": {"prepare-timeout"}})),
-    Scenario("stale-generated-claim", "a generated claim of a force-deleted launcher pod still holds a GPU",
-             ("claim-not-owned",), _stale),
+    Scenario(
+        "launcher-pod-quota",
+        "a ResourceQuota refuses the virt-launcher pod: the VMI stays Pending",
+        ("launcher-pod-missing",),
+        one_vm("launcher-pod-quota", {"faults": {"pod-quota"}}),
+    ),
+    Scenario(
+        "claim-not-generated-quota",
+        "a ResourceQuota refuses the generated ResourceClaim",
+        ("claim-not-generated",),
+        one_vm("claim-not-generated-quota", {"faults": {"claim-quota"}}),
+    ),
+    Scenario(
+        "claim-pending-all-gpus-taken",
+        "three VMs, two passthrough GPUs: the third claim cannot be allocated",
+        ("claim-pending",),
+        _pending_all_taken,
+    ),
+    Scenario(
+        "pending-request-selector-no-match",
+        "the request selects productName 'NVIDIA H100 80GB HBM3' (the "
+        "NVML name of type gpu devices); vfio devices publish the PCI name GH100 [H100 SXM5 80GB], so nothing "
+        "matches and the claim stays pending",
+        ("claim-pending",),
+        _pending_selector,
+    ),
+    Scenario(
+        "pending-devices-only-on-excluded-node",
+        "the VM's nodeSelector pins zone-a, whose only GPU another VM "
+        "holds; the free GPU is on gpu-worker-02 in zone-b",
+        ("claim-pending",),
+        _pending_excluded_node,
+    ),
+    Scenario(
+        "pending-tainted-device",
+        "gpu-vfio-1 carries the driver's gpu.nvidia.com/xid=79:NoSchedule taint and "
+        "the request has no toleration; gpu-vfio-0 is taken",
+        ("claim-pending",),
+        _pending_tainted,
+    ),
+    Scenario(
+        "pending-sibling-held-by-container",
+        "a container pod holds gpu-1, so its twin gpu-vfio-1 cannot be allocated; gpu-vfio-0 is taken by another VM",
+        ("claim-pending",),
+        _pending_sibling,
+    ),
+    Scenario(
+        "pending-unsupported-selector",
+        "the template's selector uses lowerAscii() (Kubernetes CEL string "
+        "library, not in cel-python); both matching GPUs are taken",
+        ("claim-pending",),
+        _pending_unsupported_selector,
+    ),
+    Scenario(
+        "claim-wrong-node",
+        "the direct claim is allocated on gpu-worker-01 while the pod sits on gpu-worker-02",
+        ("claim-wrong-node",),
+        one_vm("claim-wrong-node", {"claim": "direct", "faults": {"wrong-node"}}),
+    ),
+    Scenario(
+        "claim-not-reserved",
+        "the claim's reservedFor lacks the launcher pod; kubelet refuses it",
+        ("claim-not-reserved",),
+        one_vm("claim-not-reserved", {"claim": "direct", "faults": {"not-reserved"}}),
+    ),
+    Scenario(
+        "claim-deleting",
+        "someone deleted the VM's direct claim; it waits with a deletionTimestamp",
+        ("claim-deleting",),
+        one_vm("claim-deleting", {"claim": "direct", "faults": {"deleting"}}),
+    ),
+    Scenario(
+        "prepare-failed-deadline",
+        "kubelet NodePrepareResources times out (DeadlineExceeded)",
+        ("prepare-failed",),
+        one_vm("prepare-failed-deadline", {"faults": {"prepare-timeout"}}),
+    ),
+    Scenario(
+        "stale-generated-claim",
+        "a generated claim of a force-deleted launcher pod still holds a GPU",
+        ("claim-not-owned",),
+        _stale,
+    ),
     # device and slice
-    Scenario("device-removed-from-slice", "the driver republished its pool without the allocated gpu-vfio-0",
-             ("device-not-published",), one_vm("device-removed-from-slice", {"faults": {"device-gone"}})),
-    Scenario("pool-incomplete", "the VM's device comes from gpu-worker-02's pool, which says resourceSliceCount 2 "
-             "but has one slice published",
-             ("pool-incomplete",), _pool_incomplete),
-    Scenario("pci-address-missing", "the allocated vfio device publishes no resource.kubernetes.io/pciBusID",
-             ("pci-address-missing",), one_vm("pci-address-missing", {"faults": {"no-pci"}})),
-    Scenario("pci-address-malformed", "the driver publishes an uppercase pciBusID (0000:3B:00.0)",
-             ("pci-address-malformed",), _malformed),
-    Scenario("device-tainted", "the allocated device got a NoSchedule taint (XID 79) after allocation",
-             ("device-tainted",), one_vm("device-tainted", {"faults": {"taint"}})),
-    Scenario("device-double-allocated", "a container pod holds gpu-0 and the VM claim got its twin gpu-vfio-0",
-             ("device-double-allocated",), _double),
+    Scenario(
+        "device-removed-from-slice",
+        "the driver republished its pool without the allocated gpu-vfio-0",
+        ("device-not-published",),
+        one_vm("device-removed-from-slice", {"faults": {"device-gone"}}),
+    ),
+    Scenario(
+        "pool-incomplete",
+        "the VM's device comes from gpu-worker-02's pool, which says resourceSliceCount 2 but has one slice published",
+        ("pool-incomplete",),
+        _pool_incomplete,
+    ),
+    Scenario(
+        "pci-address-missing",
+        "the allocated vfio device publishes no resource.kubernetes.io/pciBusID",
+        ("pci-address-missing",),
+        one_vm("pci-address-missing", {"faults": {"no-pci"}}),
+    ),
+    Scenario(
+        "pci-address-malformed",
+        "the driver publishes an uppercase pciBusID (0000:3B:00.0)",
+        ("pci-address-malformed",),
+        _malformed,
+    ),
+    Scenario(
+        "device-tainted",
+        "the allocated device got a NoSchedule taint (XID 79) after allocation",
+        ("device-tainted",),
+        one_vm("device-tainted", {"faults": {"taint"}}),
+    ),
+    Scenario(
+        "device-double-allocated",
+        "a container pod holds gpu-0 and the VM claim got its twin gpu-vfio-0",
+        ("device-double-allocated",),
+        _double,
+    ),
     # inside the launcher
-    Scenario("metadata-missing-devicemetadata-off", "the driver runs without DeviceMetadata: no metadata file",
-             ("metadata-missing",), one_vm("metadata-missing-devicemetadata-off", device_metadata=False)),
-    Scenario("metadata-v1beta1-only", "the metadata stream holds only metadata.resource.k8s.io/v1beta1",
-             ("metadata-unreadable",), one_vm("metadata-v1beta1-only", {"faults": {"metadata-v1beta1"}})),
-    Scenario("pci-mismatch-metadata", "the slice says 0000:1a:00.0, metadata and domain 0000:19:00.0 (driver "
-             "republished after a renumbering)", ("pci-mismatch",),
-             one_vm("pci-mismatch-metadata", {"faults": {"pci-mismatch"}})),
-    Scenario("pci-mismatch-devicestatus-v1-7", "KubeVirt v1.7.2: VMI deviceStatus pciAddress differs from the slice "
-             "and the domain", ("pci-mismatch",),
-             one_vm("pci-mismatch-devicestatus-v1-7", {"faults": {"devicestatus-mismatch"}}, kubevirt="v1.7.2",
-                    kubernetes="v1.34.3")),
-    Scenario("vfio-api-device-absent-prebound-gpu", "enableAPIDevice is set but /dev/vfio/vfio is missing (GPU "
-             "already on vfio-pci, driver CDI bug)", ("api-device-absent",),
-             one_vm("vfio-api-device-absent-prebound-gpu", {"faults": {"prebound"}})),
-    Scenario("hostdev-detached", "the VMI runs but its domain has no ua-dra-gpu-gpu0 hostdev (detached by hand)",
-             ("hostdev-missing",), one_vm("hostdev-detached", {"faults": {"hostdev-detached"}})),
-    Scenario("launcher-memlock", "libvirt cannot raise the memlock limit for VFIO: SyncFailed",
-             ("launcher-sync-failed",), one_vm("launcher-memlock", {"faults": {"memlock"}})),
-    Scenario("exec-forbidden", "pods/exec is forbidden: the launcher could not be inspected",
-             ("evidence-unavailable",), one_vm("exec-forbidden", {"faults": {"exec-forbidden"}})),
+    Scenario(
+        "metadata-missing-devicemetadata-off",
+        "the driver runs without DeviceMetadata: no metadata file",
+        ("metadata-missing",),
+        one_vm("metadata-missing-devicemetadata-off", device_metadata=False),
+    ),
+    Scenario(
+        "metadata-v1beta1-only",
+        "the metadata stream holds only metadata.resource.k8s.io/v1beta1",
+        ("metadata-unreadable",),
+        one_vm("metadata-v1beta1-only", {"faults": {"metadata-v1beta1"}}),
+    ),
+    Scenario(
+        "pci-mismatch-metadata",
+        "the slice says 0000:1a:00.0, metadata and domain 0000:19:00.0 (driver republished after a renumbering)",
+        ("pci-mismatch",),
+        one_vm("pci-mismatch-metadata", {"faults": {"pci-mismatch"}}),
+    ),
+    Scenario(
+        "pci-mismatch-devicestatus-v1-7",
+        "KubeVirt v1.7.2: VMI deviceStatus pciAddress differs from the slice and the domain",
+        ("pci-mismatch",),
+        one_vm(
+            "pci-mismatch-devicestatus-v1-7",
+            {"faults": {"devicestatus-mismatch"}},
+            kubevirt="v1.7.2",
+            kubernetes="v1.34.3",
+        ),
+    ),
+    Scenario(
+        "vfio-api-device-absent-prebound-gpu",
+        "enableAPIDevice is set but /dev/vfio/vfio is missing (GPU already on vfio-pci, driver CDI bug)",
+        ("api-device-absent",),
+        one_vm("vfio-api-device-absent-prebound-gpu", {"faults": {"prebound"}}),
+    ),
+    Scenario(
+        "hostdev-detached",
+        "the VMI runs but its domain has no ua-dra-gpu-gpu0 hostdev (detached by hand)",
+        ("hostdev-missing",),
+        one_vm("hostdev-detached", {"faults": {"hostdev-detached"}}),
+    ),
+    Scenario(
+        "launcher-memlock",
+        "libvirt cannot raise the memlock limit for VFIO: SyncFailed",
+        ("launcher-sync-failed",),
+        one_vm("launcher-memlock", {"faults": {"memlock"}}),
+    ),
+    Scenario(
+        "namespace-user-forbidden-cluster-reads",
+        "a namespace-scoped user: cluster-scoped lists and pods/exec are forbidden",
+        ("evidence-unavailable",),
+        _namespace_user,
+    ),
+    Scenario(
+        "exec-forbidden",
+        "pods/exec is forbidden: the launcher could not be inspected",
+        ("evidence-unavailable",),
+        one_vm("exec-forbidden", {"faults": {"exec-forbidden"}}),
+    ),
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
