@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from kubectl_vmgpu import execs
-from kubectl_vmgpu.checks import lookup
 from kubectl_vmgpu.model import Inventory
 from kubectl_vmgpu.sources import cluster
 from tests.helpers import cli
@@ -21,7 +20,7 @@ from tests.kubeapi import Fault, KubeAPIServer
 
 BASIC = Path(__file__).parent / "kubeapi" / "testdata" / "basic"
 SLICES, CLAIMS, VMIS = "resourceslices.resource.k8s.io", "resourceclaims.resource.k8s.io", cluster.VMIS
-GAP_CHECK = "api-unreadable"  # the cluster-level finding that lists unreadable resources (proposed)
+GAP_CHECK = "api-unreadable"  # the cluster-level finding that names each list not read
 
 
 @dataclass
@@ -197,19 +196,23 @@ def test_fault(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, heal
         case.check(srv)
 
 
-LIST_GAPS = [c for c in CASES if c.gap and "." in c.gap or c.gap == "pods"]
+LIST_GAPS = [c for c in CASES if c.gap in (SLICES, CLAIMS, "resourceclaimtemplates.resource.k8s.io", "pods")]
 
 
-@pytest.mark.xfail(
-    lookup(GAP_CHECK) is None, reason=f"no cluster-level '{GAP_CHECK}' finding yet (see docs: hardening)", strict=True
-)
-@pytest.mark.parametrize("case", LIST_GAPS[:2], ids=[c.name for c in LIST_GAPS[:2]])
+@pytest.mark.parametrize("case", LIST_GAPS, ids=[c.name for c in LIST_GAPS])
 def test_unread_lists_are_named_in_the_report(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A list that could not be read is named in the report itself, text and JSON, not only in bundles."""
+    """A list that could not be read is named in the report itself, not only in cluster facts."""
     run, _, _, _ = run_case(case, tmp_path, monkeypatch)
-    doc = json.loads(run.out)
-    named = [f for f in doc["findings"] if f["name"] == GAP_CHECK and case.gap in f["message"]]
-    assert named, doc["findings"]
+    named = [f for f in json.loads(run.out)["findings"] if f["name"] == GAP_CHECK and case.gap in f["message"]]
+    assert named and named[0]["severity"] == "info", named
+
+
+def test_unread_lists_are_named_in_text_output(tmp_path: Path) -> None:
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        srv.faults["deviceclasses"] = Fault(status=403)
+        run = cli("describe", "-A", "--kubeconfig", str(srv.write_kubeconfig(tmp_path / "kubeconfig")))
+    assert run.code == 0, run.err
+    assert GAP_CHECK in run.out and "deviceclasses.resource.k8s.io" in run.out
 
 
 def test_missing_kubeconfig_or_context_exit_3(tmp_path: Path) -> None:

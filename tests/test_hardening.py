@@ -534,3 +534,15 @@ def test_collect_never_leaves_a_truncated_bundle(tmp_path: Path, monkeypatch: py
     monkeypatch.undo()
     bundle.write(inv, str(target))
     assert snapshot.load([str(target)]).objects.keys() == inv.objects.keys()
+
+
+def test_messages_built_from_foreign_text_are_printable(tmp_path: Path) -> None:
+    """File names, server wording and pod output cannot send terminal control sequences through errors."""
+    (tmp_path / "a\x1b[2Jb.yaml").write_text("kind: [")
+    run = cli("doctor", "--snapshot", str(tmp_path))
+    assert run.code == 3 and "\x1b" not in run.err and "a\\x1b[2Jb.yaml" in run.err
+    root = "/var/run/kubernetes.io/dra-device-attributes/"
+    found = cluster.ExecResult(f"{root}a-metadata.json\n{root}b\x1b]0;x\x07-metadata.json\n", code=0)
+    assert cluster._found_paths(found) == [f"{root}a-metadata.json"]
+    failed = cluster.ExecResult(stderr="virsh: \x1b[31merror\x1b[0m\n", code=1)
+    assert "\x1b" not in cluster._failed(("virsh",), failed)

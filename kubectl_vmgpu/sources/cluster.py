@@ -18,7 +18,7 @@ from ..index import Index, dig, meta
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence, Scope
 from ..normalize import add_objects
 from . import kubeconfig
-from .errors import SourceError
+from .errors import SourceError, printable
 
 PAGE = 500
 MAX_IN_FLIGHT = 8
@@ -308,7 +308,7 @@ def _status_message(status: int | None, body: Any, reason: Any) -> str:
 
 def _one_line(text: str, limit: int = 500) -> str:
     """Server wording for a one-line error: whitespace collapsed, length bounded."""
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -606,11 +606,11 @@ def _found_paths(result: ExecResult) -> list[str]:
     return sorted(
         line
         for line in result.stdout.splitlines()
-        if line.startswith(roots) and line.endswith("-metadata.json") and ".." not in line
+        if line.startswith(roots) and line.endswith("-metadata.json") and ".." not in line and line == printable(line)
     )
 
 
 def _failed(argv: tuple[str, ...], result: ExecResult) -> str:
     """The command's own last word on stderr, else its exit code."""
-    detail = (result.stderr.strip().splitlines() or [""])[-1]
+    detail = _one_line((result.stderr.strip().splitlines() or [""])[-1])
     return detail or f"`{' '.join(argv[:3])}` exited {result.code}"

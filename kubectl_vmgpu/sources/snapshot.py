@@ -257,15 +257,16 @@ def _check_events(label: str, text: str) -> None:
 
 def _check_depth(label: str, doc: Any) -> None:
     """Refuse a JSON document nested deeper than MAX_DEPTH (walked without recursion)."""
-    level, depth = [doc], 1
-    while level:  # one level at a time: no tuple per node
+    stack = [(doc, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
         if depth > MAX_DEPTH:
             raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
-        deeper: list[Any] = []
-        for node in level:
-            children = node.values() if type(node) is dict else node if type(node) is list else ()
-            deeper.extend([c for c in children if type(c) is dict or type(c) is list])
-        level, depth = deeper, depth + 1
+        depth += 1
+        for child in node.values() if type(node) is dict else node if type(node) is list else ():
+            if type(child) is dict or type(child) is list:
+                push((child, depth))
 
 
 def scrub(doc: Any, text: str | None = None) -> Any:
