@@ -14,7 +14,8 @@ import time
 
 def main(path: str) -> None:
     t0 = time.perf_counter()
-    from kubectl_vmgpu import allocation, chain, checks, cli, render
+    from kubectl_vmgpu import allocation, chain, checks, cli, options, report
+    from kubectl_vmgpu.render import json as rjson
     from kubectl_vmgpu.index import Index
 
     out = {"import": time.perf_counter() - t0}
@@ -27,16 +28,20 @@ def main(path: str) -> None:
 
     kw = {"name": None, "namespace": None, "all_namespaces": True, "snapshots": (path,), "demo": False,
           "kubeconfig": None, "kube_context": None, "request_timeout": "30s", "no_exec": False}
-    scope = cli._scope(kw)
-    inv, _ = step("load", cli._load, scope)
+    scope = options.scope(kw)
+    inv, _, _ = step("load", cli._load, scope)
     idx = step("index", Index, inv)
     views = step("link", chain.link, idx, None, None)
     explanations = step("explain", allocation.explain_views, idx, views, False)
     ctx = checks.Context(idx=idx, exec_disabled=False, explanations=explanations)
-    report = step("checks", checks.run, ctx, views, frozenset())
-    version = "v" + ".".join(map(str, idx.kubevirt_version)) if idx.kubevirt_version else None
-    data = step("report", render.report_dict, "Doctor", inv.origin, report, views, version, explanations)
-    text = step("render", render.to_json, data)
+    found = step("checks", checks.run, ctx, views, frozenset())
+    version = idx.kubevirt.label if idx.kubevirt.version else None
+    rep = step(
+        "report", report.assemble, "Doctor", inv.origin, views, found.cluster, found.by_vmi, found.silenced,
+        explanations, version,
+    )
+    data = step("dict", rjson.report, rep)
+    text = step("render", rjson.to_json, data)
     out["output MB"] = len(text) / 1e6
     print(json.dumps(out))
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from . import cel
-from .chain import Request, VmiView, class_driver, tolerates
-from .evidence import PCI_ATTR
-from .index import Index, dig, items, meta
-from .model import Obj
+from .chain import VmiView
+from .index import Index
+from .views import PCI_ATTR, Claim, ClaimState, LauncherPod, Node, Request, Requirement, SliceDevice, tolerates
 
 # A device's state, in the order that decides it: the first that applies wins.
 STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
@@ -54,56 +53,51 @@ class Explanation:
     summary: str
 
 
-def holder(pods_by_uid: dict[str, Obj], claim: Obj) -> str:
+def holder(pods_by_uid: dict[str, LauncherPod], claim: Claim) -> str:
     """Who holds a claim: the VM of a launcher pod, another pod, or the claim itself."""
-    ns = meta(claim, "namespace")
-    for res in items(claim, "status", "reservedFor"):
-        pod = pods_by_uid.get(str(res.get("uid")))
-        vm = dig(pod, "metadata", "labels", "vm.kubevirt.io/name") if pod else None
+    ns = claim.meta.namespace
+    for res in claim.reserved_for:
+        pod = pods_by_uid.get(res.uid)
+        vm = pod.meta.labels.get("vm.kubevirt.io/name") if pod else None
         if vm:
             return f"VM {ns}/{vm}"
-        if res.get("name"):
-            return f"pod {ns}/{res.get('name')}"
-    return f"claim {ns}/{meta(claim, 'name')}"
+        if res.name:
+            return f"pod {ns}/{res.name}"
+    return f"claim {ns}/{claim.meta.name}"
 
 
-def _node_selector_ok(pod: Obj | None, node: Obj | None) -> tuple[bool | None, str]:
+def _node_selector_ok(pod: LauncherPod | None, node: Node | None) -> tuple[bool | None, str]:
     """Whether the pod's nodeSelector and required node affinity admit the node."""
     if pod is None:
         return True, ""
     if node is None:
         return None, "no Node object to check the pod's node selector against"
-    labels = dig(node, "metadata", "labels", default={}) or {}
-    for k, v in (dig(pod, "spec", "nodeSelector", default={}) or {}).items():
-        if labels.get(k) != v:
+    for k, v in pod.node_selector.items():
+        if node.labels.get(k) != v:
             return False, f"nodeSelector {k}={v}"
-    terms = items(
-        pod, "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"
-    )
-    if terms and not any(_term_ok(t, labels, meta(node, "name")) for t in terms):
+    if pod.affinity_terms and not any(_term_ok(t, node) for t in pod.affinity_terms):
         return False, "required node affinity"
-    if dig(node, "spec", "unschedulable"):
+    if node.unschedulable:
         return False, "node is cordoned (unschedulable)"
     return True, ""
 
 
-def _term_ok(term: Obj, labels: dict[str, str], name: str) -> bool:
-    for expr in items(term, "matchExpressions") + items(term, "matchFields"):
-        value = name if expr.get("key") == "metadata.name" else labels.get(str(expr.get("key")))
-        op, values = expr.get("operator"), [str(v) for v in expr.get("values") or []]
+def _term_ok(term: tuple[Requirement, ...], node: Node) -> bool:
+    for expr in term:
+        value = node.name if expr.key == "metadata.name" else node.labels.get(expr.key)
         ok = {
-            "In": value in values,
-            "NotIn": value not in values,
+            "In": value in expr.values,
+            "NotIn": value not in expr.values,
             "Exists": value is not None,
             "DoesNotExist": value is None,
-        }.get(str(op), False)
+        }.get(expr.operator, False)
         if not ok:
             return False
     return True
 
 
 def _selectors(
-    where: str, exprs: tuple[str, ...], device: Obj, driver: str, unevaluated: set[str]
+    where: str, exprs: tuple[str, ...], device: SliceDevice, driver: str, unevaluated: set[str]
 ) -> tuple[bool | None, str]:
     """(matches, why not) for a set of selectors; None when some could not be evaluated."""
     unknown = False
@@ -124,20 +118,20 @@ def _selectors(
 
 
 def explain(
-    idx: Index, view: VmiView, request: Request, own_claim: Obj | None, memo: dict[str, Explanation] | None = None
+    idx: Index, view: VmiView, request: Request, own_claim: Claim | None, memo: dict[str, Explanation] | None = None
 ) -> Explanation:
     """Every device the request's driver publishes, node by node, and what keeps it from the request.
 
     Pending claims that ask the same of pods with the same node constraints get the same explanation
     (a claim holding nothing is excluded from nothing): with a `memo`, it is worked out once.
     """
-    holds = bool(items(own_claim, "status", "allocation", "devices", "results"))
+    holds = own_claim is not None and bool(own_claim.results)
     pod = view.pod
     key = repr(
         (
             request,
-            meta(own_claim, "uid") if holds else "",
-            None if pod is None else (dig(pod, "spec", "nodeSelector"), dig(pod, "spec", "affinity", "nodeAffinity")),
+            own_claim.meta.uid if own_claim is not None and holds else "",
+            None if pod is None else (sorted(pod.node_selector.items()), pod.affinity_terms),
         )
     )
     if memo is None:
@@ -147,16 +141,12 @@ def explain(
     return memo[key]
 
 
-def _explain(idx: Index, view: VmiView, request: Request, own_claim: Obj | None) -> Explanation:
+def _explain(idx: Index, view: VmiView, request: Request, own_claim: Claim | None) -> Explanation:
     sub = request.first_available[0] if request.first_available else request
     device_class = idx.classes.get(sub.device_class or "")
-    driver = class_driver(device_class)
-    class_exprs = tuple(
-        str(dig(s, "cel", "expression"))
-        for s in items(device_class, "spec", "selectors")
-        if dig(s, "cel", "expression")
-    )
-    own_uid = meta(own_claim, "uid") if own_claim else ""
+    driver = device_class.driver if device_class else None
+    class_exprs = tuple(s for s in device_class.selectors if s) if device_class else ()
+    own_uid = own_claim.meta.uid if own_claim else ""
     unevaluated: set[str] = set()
     by_node: dict[str, list[DeviceState]] = defaultdict(list)
     for where in _published(idx, driver, own_uid):
@@ -185,12 +175,12 @@ class _Published:
     """A device of a current slice, with what is needed to judge it."""
 
     idx: Index
-    pods: dict[str, Obj]
+    pods: dict[str, LauncherPod]
     driver: str
     pool: str
     node: str
-    dev: Obj
-    pci_holders: dict[str, list[tuple[str, Obj]]]  # pciBusID -> (device, claim) held in this pool
+    dev: SliceDevice
+    pci_holders: dict[str, list[tuple[str, Claim]]]  # pciBusID -> (device, claim) held in this pool
 
 
 def _published(idx: Index, driver: str | None, own_uid: str) -> Iterator[_Published]:
@@ -200,16 +190,16 @@ def _published(idx: Index, driver: str | None, own_uid: str) -> Iterator[_Publis
         if driver and drv != driver:
             continue
         current = [s for s in slices if idx.is_current(s)]
-        pci_holders: dict[str, list[tuple[str, Obj]]] = defaultdict(list)
+        pci_holders: dict[str, list[tuple[str, Claim]]] = defaultdict(list)
         for sl in current:
-            for dev in items(sl, "spec", "devices"):
-                pci = dig(dev, "attributes", PCI_ATTR, "string")
-                for claim in idx.allocations.get((drv, pool, str(dev.get("name"))), []):
-                    if pci and meta(claim, "uid") != own_uid:
-                        pci_holders[str(pci)].append((str(dev.get("name")), claim))
+            for dev in sl.devices:
+                pci = dev.attributes.get(PCI_ATTR)
+                for claim in idx.allocations.get((drv, pool, dev.name), []):
+                    if pci and pci.type == "string" and claim.meta.uid != own_uid:
+                        pci_holders[str(pci)].append((dev.name, claim))
         for sl in current:
-            node = str(dig(sl, "spec", "nodeName") or ("(all nodes)" if dig(sl, "spec", "allNodes") else pool))
-            for dev in items(sl, "spec", "devices"):
+            node = sl.node or ("(all nodes)" if sl.all_nodes else pool)
+            for dev in sl.devices:
                 yield _Published(idx, pods, drv, pool, node, dev, pci_holders)
 
 
@@ -218,12 +208,11 @@ def _device_state(
 ) -> DeviceState:
     idx, pods, driver, pool, node, dev = where.idx, where.pods, where.driver, where.pool, where.node, where.dev
     pci_holders = where.pci_holders
-    name = str(dev.get("name"))
-    pci = dig(dev, "attributes", PCI_ATTR, "string")
-    dtype = dig(dev, "attributes", "type", "string")
+    name = dev.name
+    pci, dtype = _string(dev, PCI_ATTR), _string(dev, "type")
 
     def state(kind: str, detail: str = "") -> DeviceState:
-        return DeviceState(node, pool, name, dtype, pci, dig(dev, "attributes", "productName", "string"), kind, detail)
+        return DeviceState(node, pool, name, dtype, pci, _string(dev, "productName"), kind, detail)
 
     in_class, why = _selectors(f"class {request.device_class}", class_exprs, dev, driver, unevaluated)
     if in_class is False:
@@ -231,27 +220,26 @@ def _device_state(
     in_request, why = _selectors(f"request {request.name}", request.selectors, dev, driver, unevaluated)
     if in_request is False:
         return state("selector-mismatch", why)
-    held = [c for c in idx.allocations.get((driver, pool, name), []) if meta(c, "uid") != own_uid]
+    held = [c for c in idx.allocations.get((driver, pool, name), []) if c.meta.uid != own_uid]
     if held:
         return state("allocated", f"held by {holder(pods, held[0])}")
     twins = [(n, c) for n, c in pci_holders.get(str(pci), []) if n != name] if pci else []
     if twins:
         return state("sibling-in-use", f"its twin {twins[0][0]} ({pci}) is held by {holder(pods, twins[0][1])}")
     blocking = [
-        t
-        for t in items(dev, "taints")
-        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(t, request.tolerations)
+        t for t in dev.taints if t.effect in ("NoSchedule", "NoExecute") and not tolerates(t, request.tolerations)
     ]
     if blocking:
-        t = blocking[0]
-        return state(
-            "tainted",
-            f"taint {t.get('key')}{'=' + str(t.get('value')) if t.get('value') else ''}:"
-            f"{t.get('effect')} not tolerated",
-        )
+        return state("tainted", f"taint {blocking[0]} not tolerated")
     if in_class is None or in_request is None:
         return state("unknown", "selectors not evaluated")
     return state("free")
+
+
+def _string(dev: SliceDevice, name: str) -> str | None:
+    """A string-typed attribute (what the scheduler compares as a string)."""
+    found = dev.attributes.get(name)
+    return str(found.value) if found is not None and found.type == "string" else None
 
 
 def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable: bool | None, why_not: str) -> str:
@@ -326,7 +314,7 @@ def explain_views(idx: Index, views: list[VmiView], every_claim: bool = False) -
     memo: dict[str, Explanation] = {}
     for view in views:
         for chain in view.chains:
-            pending = chain.claim is not None and chain.claim_state == "pending"
+            pending = chain.claim is not None and chain.claim_state is ClaimState.PENDING
             if chain.request is not None and (pending or (every_claim and chain.claim is not None)):
                 out[(view.namespace, view.name, chain.gpu.name)] = explain(idx, view, chain.request, chain.claim, memo)
     return out

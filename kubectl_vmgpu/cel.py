@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .model import Obj
+from .views import Attribute, SliceDevice
 
 INSTALL_HINT = "install the CEL extra (pip install 'kubectl-vmgpu[cel]') to evaluate it"
 STANDARD_DOMAIN = "resource.kubernetes.io"
@@ -161,45 +162,42 @@ def _program(expression: str) -> Any:
         raise ValueError("does not compile" + (f" (column {column})" if column else "")) from None
 
 
-def _typed(value: Any) -> Any:
+def _typed(attr: Attribute) -> Any:
     from celpy import celtypes
 
-    if not isinstance(value, dict):
-        return celtypes.StringType(str(value))
-    if "version" in value:
+    if attr.type == "version":
         try:
-            return SemVer(str(value["version"]))
+            return SemVer(str(attr.value))
         except ValueError:
-            return celtypes.StringType(str(value["version"]))
-    if "int" in value:
-        return celtypes.IntType(int(value["int"]))
-    if "bool" in value:
-        return celtypes.BoolType(bool(value["bool"]))
-    return celtypes.StringType(str(value.get("string", "")))
+            return celtypes.StringType(str(attr.value))
+    if attr.type == "int":
+        return celtypes.IntType(int(attr.value))
+    if attr.type == "bool":
+        return celtypes.BoolType(bool(attr.value))
+    return celtypes.StringType(str(attr.value))
 
 
-def _by_domain(values: Any, driver: str, convert: Any) -> Any:
+def _by_domain(values: Mapping[str, Any], driver: str, convert: Any) -> Any:
     """`{name or domain/name: v}` -> `{domain: {name: v}}`, unqualified names in the driver's domain."""
     from celpy import celtypes
 
     domains: dict[str, dict[Any, Any]] = {}
-    for name, value in (values or {}).items() if isinstance(values, dict) else ():
+    for name, value in values.items():
         domain, _, short = str(name).rpartition("/")
         domains.setdefault(domain or driver, {})[celtypes.StringType(short)] = convert(value)
     return celtypes.MapType({celtypes.StringType(d): celtypes.MapType(v) for d, v in domains.items()})
 
 
-def _capacity(value: Any) -> Any:
-    raw = value.get("value") if isinstance(value, dict) else value
+def _capacity(value: str) -> Any:
     try:
-        return Quantity(str(raw))
+        return Quantity(value)
     except ValueError:
         from celpy import celtypes
 
-        return celtypes.StringType(str(raw))
+        return celtypes.StringType(value)
 
 
-def evaluate(expression: str, device: Obj, driver: str) -> bool:
+def evaluate(expression: str, device: SliceDevice, driver: str) -> bool:
     """Whether the device satisfies the expression.
 
     Raises CelUnavailable without cel-python, and ValueError (with CEL's message) when the
@@ -212,8 +210,8 @@ def evaluate(expression: str, device: Obj, driver: str) -> bool:
         "device": celtypes.MapType(
             {
                 celtypes.StringType("driver"): celtypes.StringType(driver),
-                celtypes.StringType("attributes"): _by_domain(device.get("attributes"), driver, _typed),
-                celtypes.StringType("capacity"): _by_domain(device.get("capacity"), driver, _capacity),
+                celtypes.StringType("attributes"): _by_domain(device.attributes, driver, _typed),
+                celtypes.StringType("capacity"): _by_domain(device.capacity, driver, _capacity),
             }
         )
     }

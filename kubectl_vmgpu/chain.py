@@ -1,111 +1,84 @@
-"""Pure linking: VMI -> claim source -> launcher pod -> claim -> allocation -> device -> evidence.
+"""Pure linking over typed views: VMI -> claim source -> launcher pod -> claim -> allocation -> device -> evidence.
 
-A missing link is a value (None or an error string), never an exception.
+A missing link is a value (None or an error string), never an exception; `links` gives each link its status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import evidence as ev
-from .index import Index, dig, items, meta, newest
-from .model import Obj, PodEvidence
-
-# The links of a chain, in order; findings name the link they concern.
-LINKS = (
-    "spec",
-    "source",
-    "pod",
-    "claim",
-    "allocation",
-    "class",
-    "device",
-    "deviceStatus",
-    "metadata",
-    "vfio",
-    "domain",
+from .index import Index, newest
+from .model import PodEvidence
+from .views import (
+    Claim,
+    ClaimSource,
+    ClaimSpec,
+    ClaimState,
+    DeviceClass,
+    GpuEntry,
+    KubeVirt,
+    LauncherPod,
+    Meta,
+    OpaqueConfig,
+    Request,
+    Result,
+    Slice,
+    SliceDevice,
+    Template,
+    Vm,
+    Vmi,
+    VmiDevices,
+    request_matches,
 )
 
 
-@dataclass(frozen=True)
-class GpuEntry:
-    """A DRA device of the VMI spec: `gpus[]` or `hostDevices[]`."""
+class LinkName(enum.Enum):
+    """The links of a chain, in order; findings name the link they concern (or `cluster`)."""
 
-    kind: str  # "gpu" | "hostDevice"
-    name: str
-    claim_name: str
-    request_name: str
+    SPEC = "spec"
+    SOURCE = "source"
+    POD = "pod"
+    CLAIM = "claim"
+    ALLOCATION = "allocation"
+    CLASS = "class"
+    DEVICE = "device"
+    DEVICE_STATUS = "deviceStatus"
+    METADATA = "metadata"
+    VFIO = "vfio"
+    DOMAIN = "domain"
+
+
+LINKS = tuple(n.value for n in LinkName)
+_ORDER = {name: i for i, name in enumerate(LINKS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """The ResourceSlice device an allocation result points to, with its slice."""
+
+    slice: Slice
+    device: SliceDevice
+    current: bool
 
     @property
-    def alias(self) -> str:
-        prefix = "ua-dra-gpu-" if self.kind == "gpu" else "ua-dra-hostdevice-"
-        return prefix + self.name
+    def name(self) -> str:
+        return self.device.name
 
+    @property
+    def driver(self) -> str:
+        return self.slice.driver
 
-@dataclass(frozen=True)
-class Request:
-    """A device request (v1 shape); `first_available` holds its subrequests."""
-
-    name: str
-    device_class: str | None
-    selectors: tuple[str, ...] = ()
-    mode: str = "ExactCount"
-    count: int = 1
-    tolerations: tuple[Obj, ...] = ()
-    first_available: tuple[Request, ...] = ()
-
-
-@dataclass(frozen=True)
-class Config:
-    """An opaque driver config that applies to a request."""
-
-    source: str  # FromClaim | FromClass
-    driver: str
-    requests: tuple[str, ...]
-    parameters: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Result:
-    """One allocated device of the request."""
-
-    request: str
-    driver: str
-    pool: str
-    device: str
-    tolerations: tuple[Obj, ...] = ()
-
-
-@dataclass(frozen=True)
-class Device:
-    """The ResourceSlice device an allocation result points to."""
-
-    slice_name: str
-    driver: str
-    pool: str
-    name: str
-    generation: int
-    current: bool
-    attributes: Mapping[str, str]
-    taints: tuple[Obj, ...]
+    @property
+    def pool(self) -> str:
+        return self.slice.pool
 
     @property
     def pci(self) -> str | None:
-        return self.attributes.get(ev.PCI_ATTR)
-
-    @property
-    def mdev(self) -> str | None:
-        return self.attributes.get(ev.MDEV_ATTR)
-
-    @property
-    def type(self) -> str | None:
-        return self.attributes.get("type")
-
-    @property
-    def product(self) -> str | None:
-        return self.attributes.get("productName")
+        return self.device.pci
 
 
 @dataclass(frozen=True)
@@ -134,29 +107,32 @@ class Chain:
     """Every link of one DRA GPU of one VMI; None marks a missing link."""
 
     gpu: GpuEntry
-    source: Obj | None = None  # the spec.resourceClaims entry
-    template: Obj | None = None
-    claim: Obj | None = None
+    source: ClaimSource | None = None
+    template: Template | None = None
+    claim: Claim | None = None
     claim_generated: bool = False
     request: Request | None = None
     results: tuple[Result, ...] = ()
-    configs: tuple[Config, ...] = ()
-    alloc_node: str | None = None
+    configs: tuple[OpaqueConfig, ...] = ()
     class_name: str | None = None
-    device_class: Obj | None = None
+    device_class: DeviceClass | None = None
     device: Device | None = None
     evidence: Evidence = field(default_factory=Evidence)
 
     @property
-    def claim_state(self) -> str:
-        """kubectl's STATE column of the claim."""
-        if self.claim is None:
-            return "missing"
-        if dig(self.claim, "metadata", "deletionTimestamp"):
-            return "deleted"
-        if not dig(self.claim, "status", "allocation"):
-            return "pending"
-        return "allocated,reserved" if items(self.claim, "status", "reservedFor") else "allocated"
+    def claim_state(self) -> ClaimState:
+        return ClaimState.MISSING if self.claim is None else self.claim.state
+
+    @property
+    def alloc_node(self) -> str | None:
+        return self.claim.node if self.claim else None
+
+    @property
+    def claim_spec(self) -> ClaimSpec | None:
+        """The requests the VMI's GPU is matched against: the claim's, else the template's."""
+        if self.claim is not None:
+            return self.claim.spec
+        return self.template.spec if self.template else None
 
 
 @dataclass(frozen=True)
@@ -168,134 +144,56 @@ class VmiView:
     uid: str
     phase: str
     node: str | None
-    vmi: Obj | None
-    vm: Obj | None
-    spec: Obj
-    pod: Obj | None
+    vmi: Vmi | None
+    vm: Vm | None
+    devices: VmiDevices
+    pod: LauncherPod | None
     pod_evidence: PodEvidence | None
     chains: tuple[Chain, ...]
-    device_plugin_gpus: tuple[str, ...] = ()  # gpus[] with deviceName (the older flow)
+    kubevirt: KubeVirt
 
     @property
     def from_template(self) -> bool:
         return self.vmi is None
 
     @property
-    def owner(self) -> Obj:
+    def owner(self) -> Meta:
         """The object a user edits: the VM when there is one."""
-        return self.vm or self.vmi or {}
+        if self.vm is not None:
+            return self.vm.meta
+        assert self.vmi is not None
+        return self.vmi.meta
+
+    def annotated(self, key: str) -> tuple[str, ...]:
+        """The values of an annotation on the VMI and on its VM."""
+        return tuple(o.meta.annotations[key] for o in (self.vmi, self.vm) if o and key in o.meta.annotations)
 
 
-def dra_entries(spec: Obj) -> tuple[list[GpuEntry], list[str]]:
-    """DRA GPUs and host devices of a VMI spec, and the names of device-plugin GPUs."""
-    entries, plugin = [], []
-    devices = dig(spec, "domain", "devices", default={})
-    for kind, field_name in (("gpu", "gpus"), ("hostDevice", "hostDevices")):
-        for dev in items(devices, field_name):
-            if dev.get("deviceName"):
-                if kind == "gpu":
-                    plugin.append(str(dev.get("name")))
-                continue
-            if dev.get("claimName") or dev.get("requestName"):
-                entries.append(
-                    GpuEntry(
-                        kind=kind,
-                        name=str(dev.get("name") or ""),
-                        claim_name=str(dev.get("claimName") or ""),
-                        request_name=str(dev.get("requestName") or ""),
-                    )
-                )
-    return entries, plugin
+def select_pod(idx: Index, vmi: Vmi) -> LauncherPod | None:
+    """The current launcher: the newest running pod on the VMI's node, else the newest one."""
+    pods = idx.pods_by_owner.get(vmi.meta.uid, [])
+    if not pods:
+        return None
+    running = [p for p in pods if p.running and p.node == vmi.node]
+    return newest(running) or newest(p for p in pods if p.meta.uid in vmi.active_pods) or newest(pods)
 
 
-def _request(raw: Obj) -> Request:
-    exact = raw.get("exactly")
-    if not isinstance(exact, dict):
-        exact = raw
-    subs = tuple(_request(s) for s in items(raw, "firstAvailable"))
-    count = exact.get("count", 1)
-    return Request(
-        name=str(raw.get("name") or ""),
-        device_class=None if subs else (str(exact.get("deviceClassName")) if exact.get("deviceClassName") else None),
-        selectors=tuple(
-            str(dig(s, "cel", "expression")) for s in items(exact, "selectors") if dig(s, "cel", "expression")
-        ),
-        mode=str(exact.get("allocationMode") or "ExactCount"),
-        count=count if isinstance(count, int) else 1,
-        tolerations=tuple(items(exact, "tolerations")),
-        first_available=subs,
-    )
-
-
-def claim_spec(chain_claim: Obj | None, template: Obj | None) -> Obj:
-    if chain_claim is not None:
-        return dig(chain_claim, "spec", default={})
-    return dig(template, "spec", "spec", default={})
-
-
-def request_matches(result_request: str, request_name: str) -> bool:
-    """A result for subrequest `<req>/<sub>` belongs to request `<req>`."""
-    return result_request == request_name or result_request.startswith(request_name + "/")
-
-
-def find_request(spec: Obj, name: str) -> Request | None:
-    """The request `name`, or the subrequest `<req>/<sub>` of a firstAvailable request."""
-    parent, _, sub = name.partition("/")
-    for raw in items(spec, "devices", "requests"):
-        if raw.get("name") == parent:
-            request = _request(raw)
-            if not sub:
-                return request
-            return next((s for s in request.first_available if s.name == sub), None)
-    return None
-
-
-def _configs(raw: Iterable[Obj], request: str, default_source: str) -> tuple[Config, ...]:
-    out = []
-    for cfg in raw:
-        reqs = tuple(str(r) for r in cfg.get("requests") or [])
-        if reqs and not any(request_matches(r, request) or request_matches(request, r) for r in reqs):
-            continue
-        opaque = cfg.get("opaque")
-        if not isinstance(opaque, dict):
-            opaque = {}
-        params = opaque.get("parameters")
-        out.append(
-            Config(
-                source=str(cfg.get("source") or default_source),
-                driver=str(opaque.get("driver") or ""),
-                requests=reqs,
-                parameters=params if isinstance(params, dict) else {},
-            )
-        )
-    return tuple(out)
-
-
-def effective_configs(claim: Obj | None, spec: Obj, device_class: Obj | None, request: str) -> tuple[Config, ...]:
+def effective_configs(
+    claim: Claim | None, spec: ClaimSpec, cls: DeviceClass | None, request: str
+) -> tuple[OpaqueConfig, ...]:
     """The allocation's config once allocated; before that, class config then claim config."""
-    allocated = items(claim, "status", "allocation", "devices", "config") if claim else []
+    allocated = claim.allocation_configs if claim else ()
     if allocated:
-        return _configs(allocated, request, "FromClaim")
-    from_class = _configs(items(device_class, "spec", "config"), request, "FromClass") if device_class else ()
-    return from_class + _configs(items(spec, "devices", "config"), request, "FromClaim")
+        return _for_request(allocated, request)
+    return _for_request(cls.configs if cls else (), request) + _for_request(spec.configs, request)
 
 
-def _alloc_node(claim: Obj | None) -> str | None:
-    for term in items(claim, "status", "allocation", "nodeSelector", "nodeSelectorTerms"):
-        for expr in items(term, "matchFields") + items(term, "matchExpressions"):
-            if expr.get("key") in ("metadata.name", "kubernetes.io/hostname") and expr.get("values"):
-                return str(expr["values"][0])
-    return None
-
-
-def _attributes(dev: Obj) -> dict[str, str]:
-    attrs = {}
-    for name, value in (dev.get("attributes") or {}).items():
-        text = ev._attr_value(value)
-        if text is not None:
-            # Unprefixed names belong to the driver's domain; the standard ones keep their prefix.
-            attrs[str(name)] = text
-    return attrs
+def _for_request(configs: Iterable[OpaqueConfig], request: str) -> tuple[OpaqueConfig, ...]:
+    return tuple(
+        c
+        for c in configs
+        if not c.requests or any(request_matches(r, request) or request_matches(request, r) for r in c.requests)
+    )
 
 
 def _device(idx: Index, result: Result) -> Device | None:
@@ -303,92 +201,31 @@ def _device(idx: Index, result: Result) -> Device | None:
     if not found:
         return None
     sl, dev = found[0]
-    return Device(
-        slice_name=meta(sl, "name"),
-        driver=result.driver,
-        pool=result.pool,
-        name=result.device,
-        generation=int(dig(sl, "spec", "pool", "generation", default=0) or 0),
-        current=idx.is_current(sl),
-        attributes=_attributes(dev),
-        taints=tuple(items(dev, "taints")),
-    )
+    return Device(sl, dev, idx.is_current(sl))
 
 
-def select_pod(idx: Index, vmi: Obj) -> Obj | None:
-    """The current launcher: the newest running pod on the VMI's node, else the newest one."""
-    pods = idx.pods_by_owner.get(meta(vmi, "uid"), [])
-    if not pods:
-        return None
-    node = dig(vmi, "status", "nodeName")
-    running = [p for p in pods if dig(p, "status", "phase") == "Running" and dig(p, "spec", "nodeName") == node]
-    active = dig(vmi, "status", "activePods", default={})
-    return newest(running) or newest(p for p in pods if meta(p, "uid") in active) or newest(pods)
+def _generated_claim(idx: Index, pod: LauncherPod, gpu: GpuEntry) -> Claim | None:
+    name = pod.claim_statuses.get(gpu.claim_name)
+    claim = idx.claims.get((pod.meta.namespace, name)) if name else None
+    if claim is None:  # status not written yet: find the claim the pod owns for this entry
+        claim = next((c for c in idx.claims_by_pod.get(pod.meta.uid, []) if c.pod_claim_name == gpu.claim_name), None)
+    return claim
 
 
-def _pod_claim_name(pod: Obj | None, entry: str) -> str | None:
-    for st in items(pod, "status", "resourceClaimStatuses"):
-        if st.get("name") == entry and st.get("resourceClaimName"):
-            return str(st["resourceClaimName"])
-    return None
-
-
-def uses_old_metadata_path(version: tuple[int, int, int] | None) -> bool:
-    return version is not None and (1, 8, 0) <= version < (1, 8, 3)
-
-
-def reads_metadata(version: tuple[int, int, int] | None) -> bool:
-    """KubeVirt v1.6/v1.7 take the device from VMI status.deviceStatus instead."""
-    return version is None or version >= (1, 8, 0)
-
-
-def _evidence(
-    idx: Index,
-    view_ns: str,
-    vmi: Obj | None,
-    gpu: GpuEntry,
-    chain_claim: str | None,
-    template: bool,
-    pod_ev: PodEvidence | None,
-    results: tuple[Result, ...],
-) -> Evidence:
+def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence | None) -> Evidence:
     out: dict[str, Any] = {}
-    status = dig(vmi, "status", "deviceStatus")
-    if isinstance(status, dict):
-        group = "gpuStatuses" if gpu.kind == "gpu" else "hostDeviceStatuses"
-        for st in items(status, group):
-            if st.get("name") == gpu.name:
-                attrs = dig(st, "deviceResourceClaimStatus", "attributes", default={})
-                out.update(status_present=True, status_pci=attrs.get("pciAddress"), status_mdev=attrs.get("mDevUUID"))
+    gpu = chain.gpu
+    for st in vmi.device_status if vmi else ():
+        if st.kind == gpu.kind and st.name == gpu.name:
+            out.update(status_present=True, status_pci=st.pci, status_mdev=st.mdev)
     if pod_ev is None:
         return Evidence(**out)
-    version = idx.kubevirt_version
-    if reads_metadata(version) and pod_ev.metadata_files is not None and chain_claim:
-        folder, _ = ev.metadata_paths(template, chain_claim, gpu.request_name, uses_old_metadata_path(version))
-        files = tuple(
-            sorted(
-                p
-                for p in pod_ev.metadata_files
-                if p.startswith(folder + "/") and "/" not in p[len(folder) + 1 :] and p.endswith("-metadata.json")
-            )
-        )
-        out.update(
-            metadata_dir=folder,
-            metadata_files=files,
-            metadata_other=tuple(sorted(p for p in pod_ev.metadata_files if p not in files)),
-        )
-        if len(files) == 1:
-            try:
-                parsed = ev.parse_metadata(files[0], pod_ev.metadata_files[files[0]])
-            except ev.EvidenceError as exc:
-                out["metadata_error"] = str(exc)
-            else:
-                devices: tuple[ev.MetadataDevice, ...] = ()
-                for name, devs in parsed.requests.items():
-                    if request_matches(name, gpu.request_name):
-                        devices += devs
-                out.update(metadata=parsed, metadata_devices=devices)
-    elif reads_metadata(version) and "metadata" in pod_ev.unavailable:
+    source = chain.source
+    reads = kv.reads_metadata_from() == "metadata"
+    folder_claim = gpu.claim_name if source and source.template_name else (source.claim_name if source else None)
+    if reads and pod_ev.metadata_files is not None and folder_claim:
+        out.update(_metadata(kv, gpu, bool(source and source.template_name), folder_claim, pod_ev))
+    elif reads and "metadata" in pod_ev.unavailable:
         out["metadata_error"] = pod_ev.unavailable["metadata"]
     if pod_ev.vfio_listing is not None:
         out["vfio"] = ev.parse_vfio_listing(pod_ev.vfio_listing)
@@ -400,62 +237,74 @@ def _evidence(
         except ev.EvidenceError as exc:
             out["domain_error"] = str(exc)
         else:
-            out.update(
-                domain_name=name, hostdevs=hostdevs, hostdev=next((h for h in hostdevs if h.alias == gpu.alias), None)
-            )
+            hostdev = next((h for h in hostdevs if h.alias == gpu.alias), None)
+            out.update(domain_name=name, hostdevs=hostdevs, hostdev=hostdev)
     elif "domain" in pod_ev.unavailable:
         out["domain_error"] = pod_ev.unavailable["domain"]
     return Evidence(**out)
 
 
+def _metadata(kv: KubeVirt, gpu: GpuEntry, template: bool, claim: str, pod_ev: PodEvidence) -> dict[str, Any]:
+    files_in = pod_ev.metadata_files or {}
+    folder, _ = ev.metadata_paths(template, claim, gpu.request_name, kv.uses_old_metadata_path())
+    files = tuple(
+        sorted(
+            p
+            for p in files_in
+            if p.startswith(folder + "/") and "/" not in p[len(folder) + 1 :] and p.endswith("-metadata.json")
+        )
+    )
+    out: dict[str, Any] = {
+        "metadata_dir": folder,
+        "metadata_files": files,
+        "metadata_other": tuple(sorted(p for p in files_in if p not in files)),
+    }
+    if len(files) == 1:
+        try:
+            parsed = ev.parse_metadata(files[0], files_in[files[0]])
+        except ev.EvidenceError as exc:
+            out["metadata_error"] = str(exc)
+        else:
+            devices: tuple[ev.MetadataDevice, ...] = ()
+            for name, devs in parsed.requests.items():
+                if request_matches(name, gpu.request_name):
+                    devices += devs
+            out.update(metadata=parsed, metadata_devices=devices)
+    return out
+
+
 def link_gpu(
-    idx: Index, ns: str, vmi: Obj | None, spec: Obj, pod: Obj | None, pod_ev: PodEvidence | None, gpu: GpuEntry
+    idx: Index,
+    devices: VmiDevices,
+    ns: str,
+    vmi: Vmi | None,
+    pod: LauncherPod | None,
+    gpu: GpuEntry,
+    pod_ev: PodEvidence | None,
 ) -> Chain:
     """Walk one GPU's chain as far as the objects go."""
-    source = next((s for s in items(spec, "resourceClaims") if s.get("name") == gpu.claim_name), None)
+    source = devices.source(gpu.claim_name)
     if source is None:
         return Chain(gpu=gpu)
-    template_name, claim_name = source.get("resourceClaimTemplateName"), source.get("resourceClaimName")
-    template = idx.templates.get((ns, str(template_name))) if template_name and not claim_name else None
-    claim: Obj | None = None
+    template_name, claim_name = source.template_name, source.claim_name
+    template = idx.templates.get((ns, template_name)) if template_name and not claim_name else None
+    claim: Claim | None = None
     generated = False
     if claim_name and not template_name:
-        claim = idx.claims.get((ns, str(claim_name)))
+        claim = idx.claims.get((ns, claim_name))
     elif template_name and pod is not None:
-        generated_name = _pod_claim_name(pod, gpu.claim_name)
-        claim = idx.claims.get((ns, generated_name)) if generated_name else None
-        if claim is None:  # status not written yet: find the claim the pod owns for this entry
-            claim = next(
-                (
-                    c
-                    for c in idx.claims_by_pod.get(meta(pod, "uid"), [])
-                    if dig(c, "metadata", "annotations", "resource.kubernetes.io/pod-claim-name") == gpu.claim_name
-                ),
-                None,
-            )
+        claim = _generated_claim(idx, pod, gpu)
         generated = claim is not None
-    spec_of_claim = claim_spec(claim, template)
-    request = find_request(spec_of_claim, gpu.request_name)
-    results = tuple(
-        Result(
-            request=str(r.get("request")),
-            driver=str(r.get("driver")),
-            pool=str(r.get("pool")),
-            device=str(r.get("device")),
-            tolerations=tuple(items(r, "tolerations")),
-        )
-        for r in items(claim, "status", "allocation", "devices", "results")
-        if request_matches(str(r.get("request")), gpu.request_name)
-    )
+    spec = claim.spec if claim is not None else (template.spec if template else ClaimSpec())
+    request = spec.find(gpu.request_name)
+    results = tuple(r for r in (claim.results if claim else ()) if request_matches(r.request, gpu.request_name))
     class_name = request.device_class if request else None
     if request and request.first_available:
         chosen = results[0].request.partition("/")[2] if results else ""
-        sub = next((s for s in request.first_available if s.name == chosen), request.first_available[0])
+        sub = next((x for x in request.first_available if x.name == chosen), request.first_available[0])
         class_name = sub.device_class
     device_class = idx.classes.get(class_name) if class_name else None
-    device = _device(idx, results[0]) if results else None
-    chain_claim = gpu.claim_name if template_name else (str(claim_name) if claim_name else None)
-    return Chain(
+    chain = Chain(
         gpu=gpu,
         source=source,
         template=template,
@@ -463,40 +312,42 @@ def link_gpu(
         claim_generated=generated,
         request=request,
         results=results,
-        configs=effective_configs(claim, spec_of_claim, device_class, gpu.request_name),
-        alloc_node=_alloc_node(claim),
+        configs=effective_configs(claim, spec, device_class, gpu.request_name),
         class_name=class_name,
         device_class=device_class,
-        device=device,
-        evidence=_evidence(idx, ns, vmi, gpu, chain_claim, bool(template_name), pod_ev, results),
+        device=_device(idx, results[0]) if results else None,
     )
+    return _with_evidence(chain, _evidence(idx.kubevirt, vmi, chain, pod_ev))
 
 
-def _view(idx: Index, ns: str, name: str, vmi: Obj | None, vm: Obj | None) -> VmiView | None:
-    spec = dig(vmi, "spec", default=None) if vmi else dig(vm, "spec", "template", "spec", default=None)
-    if not isinstance(spec, dict):
-        spec = {}
-    entries, plugin = dra_entries(spec)
-    if not entries:
+def _with_evidence(chain: Chain, evidence: Evidence) -> Chain:
+    from dataclasses import replace
+
+    return replace(chain, evidence=evidence)
+
+
+def _view(idx: Index, ns: str, name: str, vmi: Vmi | None, vm: Vm | None) -> VmiView | None:
+    devices = vmi.devices if vmi else vm.devices if vm else VmiDevices()
+    if not devices.entries:
         return None
     pod = select_pod(idx, vmi) if vmi else None
-    running = pod is not None and dig(pod, "status", "phase") == "Running"
-    pod_ev = idx.inv.evidence.get((ns, meta(pod, "name"))) if running else None  # nothing to read otherwise
-    chains = tuple(link_gpu(idx, ns, vmi, spec, pod, pod_ev, e) for e in entries)
-    phase = str(dig(vmi, "status", "phase") or "") if vmi else str(dig(vm, "status", "printableStatus") or "Stopped")
+    pod_ev = idx.inv.evidence.get((ns, pod.meta.name)) if pod is not None and pod.running else None
+    chains = tuple(link_gpu(idx, devices, ns, vmi, pod, e, pod_ev) for e in devices.entries)
+    phase = vmi.phase if vmi else (vm.printable_status if vm else "") or "Stopped"
+    owner = vmi or vm
     return VmiView(
         namespace=ns,
         name=name,
-        uid=meta(vmi or vm or {}, "uid"),
+        uid=owner.meta.uid if owner else "",
         phase=phase,
-        node=dig(vmi, "status", "nodeName") if vmi else None,
+        node=vmi.node if vmi else None,
         vmi=vmi,
         vm=vm,
-        spec=spec,
+        devices=devices,
         pod=pod,
         pod_evidence=pod_ev,
         chains=chains,
-        device_plugin_gpus=tuple(plugin),
+        kubevirt=idx.kubevirt,
     )
 
 
@@ -505,9 +356,8 @@ def link(idx: Index, namespace: str | None = None, name: str | None = None) -> l
 
     `name` matches a VMI or a VM; `namespace` None means all namespaces.
     """
-    keys = set(idx.vmis) | set(idx.vms)
     views = []
-    for ns, nm in sorted(keys):
+    for ns, nm in sorted(set(idx.vmis) | set(idx.vms)):
         if (namespace is not None and ns != namespace) or (name is not None and nm != name):
             continue
         view = _view(idx, ns, nm, idx.vmis.get((ns, nm)), idx.vms.get((ns, nm)))
@@ -516,28 +366,16 @@ def link(idx: Index, namespace: str | None = None, name: str | None = None) -> l
     return views
 
 
-def vmi_key(view: VmiView) -> tuple[str, str]:
-    return view.namespace, view.name
+def evidence_targets(views: Iterable[VmiView]) -> list[tuple[str, str, str]]:
+    """(namespace, pod, VMI name) of each running launcher whose evidence the chains need."""
+    return [(v.namespace, v.pod.meta.name, v.name) for v in views if v.pod is not None and v.pod.running]
 
 
-def class_driver(device_class: Obj | None) -> str | None:
-    """The driver a DeviceClass selects, from `device.driver == '...'` in its CEL."""
-    for sel in items(device_class, "spec", "selectors"):
-        expr = str(dig(sel, "cel", "expression") or "")
-        for quote in ("'", '"'):
-            marker = f"device.driver == {quote}"
-            if marker in expr:
-                return expr.split(marker, 1)[1].split(quote, 1)[0]
-    return None
+def nodes(views: Iterable[VmiView]) -> set[str]:
+    """Nodes the chains touch: where each VMI runs and where its claims are allocated."""
+    found = {v.node for v in views} | {c.alloc_node for v in views for c in v.chains}
+    return {n for n in found if n}
 
 
-def tolerates(taint: Obj, tolerations: tuple[Obj, ...]) -> bool:
-    """Kubernetes toleration matching for a device taint (Equal by default, Exists, effect)."""
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if tol.get("key") == taint.get("key") and tol.get("value") == taint.get("value"):
-            return True
-    return False
+def link_order(link: str) -> int:
+    return _ORDER.get(link, 99)

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
-from .completion import (
-    complete_checks,
-    complete_contexts,
-    complete_files,
-    complete_namespaces,
-    complete_vmi_names,
-    completion_command,
-)
+from .completion import complete_checks, complete_files, completion_command
 from .model import Scope
+from .options import OUTPUTS, scope, source_options, unscoped_options
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .model import Inventory
+    from .report import Report
+    from .sources.cluster import Reader
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE = 0, 1, 2, 3
-OUTPUTS = ("text", "json", "yaml")
 
 
 def fail(message: str, code: int = EXIT_SOURCE) -> NoReturn:
@@ -29,97 +27,8 @@ def fail(message: str, code: int = EXIT_SOURCE) -> NoReturn:
     sys.exit(code)
 
 
-def _timeout(value: str | None) -> float | None:
-    """kubectl's --request-timeout: `0` (none), `30`, `30s`, `2m`, `1h`."""
-    if value in (None, "", "0"):
-        return None
-    text = str(value)
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for suffix in ("ms", "s", "m", "h"):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(text[: -len(suffix)]) * units[suffix]
-    if text.replace(".", "", 1).isdigit():
-        return float(text)
-    raise click.BadParameter(f"invalid duration {value!r} (e.g. 30s, 2m)", param_hint="--request-timeout")
-
-
-def source_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags every command shares, named as kubectl names them."""
-    return _source_options(fn, scoped=True)
-
-
-def _source_options(fn: Callable[..., Any], scoped: bool) -> Callable[..., Any]:
-    options = [
-        click.argument("name", required=False, shell_complete=complete_vmi_names),
-        click.option(
-            "-n",
-            "--namespace",
-            shell_complete=complete_namespaces,
-            help="Namespace of the VMIs (default: the context's; all in a snapshot).",
-        ),
-        click.option("-A", "--all-namespaces", is_flag=True, help="Look at VMIs in every namespace."),
-        click.option(
-            "--snapshot",
-            "snapshots",
-            multiple=True,
-            metavar="PATH",
-            shell_complete=complete_files,
-            help="Read a file, directory, must-gather tree or .tar.gz instead of a cluster (repeatable).",
-        ),
-        click.option("--demo", is_flag=True, help="Use the bundled demo snapshot."),
-        click.option(
-            "--kubeconfig",
-            metavar="FILE",
-            shell_complete=complete_files,
-            help="Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
-        ),
-        click.option(
-            "--context",
-            "kube_context",
-            metavar="NAME",
-            shell_complete=complete_contexts,
-            help="The kubeconfig context to use.",
-        ),
-        click.option(
-            "--request-timeout",
-            default="30s",
-            show_default=True,
-            metavar="DURATION",
-            help="Timeout of each API request, e.g. 10s, 1m; 0 waits forever.",
-        ),
-        click.option(
-            "--no-exec",
-            is_flag=True,
-            help="Do not exec into virt-launcher pods (launcher checks report as not checked).",
-        ),
-    ]
-    if not scoped:
-        options = options[3:-1]  # no NAME, -n, -A or --no-exec: devices are cluster-wide
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _scope(kw: dict[str, Any]) -> Scope:
-    if kw.get("namespace") and kw.get("all_namespaces"):
-        raise click.UsageError("--namespace and --all-namespaces cannot be used together")
-    if kw["demo"] and kw["snapshots"]:
-        raise click.UsageError("--demo and --snapshot cannot be used together")
-    return Scope(
-        name=kw.get("name"),
-        namespace=kw.get("namespace"),
-        all_namespaces=kw.get("all_namespaces", True),
-        snapshots=tuple(kw["snapshots"]),
-        demo=kw["demo"],
-        kubeconfig=kw["kubeconfig"],
-        context=kw["kube_context"],
-        request_timeout=_timeout(kw["request_timeout"]),
-        no_exec=kw["no_exec"],
-    )
-
-
-def _load(scope: Scope) -> tuple[Any, str | None]:
-    """The inventory and the namespace to filter on (None = all)."""
+def _load(sc: Scope) -> tuple[Inventory, str | None, Reader | None]:
+    """The inventory, the namespace to filter on (None = all), and for a cluster the open reader."""
     import gc
 
     from .sources.errors import SourceError
@@ -127,61 +36,82 @@ def _load(scope: Scope) -> tuple[Any, str | None]:
     # One short run building millions of acyclic objects: the cyclic collector would walk them again and
     # again (super-linear in the snapshot size) and free nothing.
     gc.disable()
-
     try:
-        if scope.demo:
+        if sc.demo:
             from importlib.resources import files
 
             from .sources import snapshot
 
-            return snapshot.load_traversable(files("kubectl_vmgpu") / "demo", "demo"), scope.namespace
-        if scope.snapshots:
+            return snapshot.load_traversable(files("kubectl_vmgpu") / "demo", "demo"), sc.namespace, None
+        if sc.snapshots:
             from .sources import snapshot
 
-            return snapshot.load(list(scope.snapshots)), scope.namespace
+            return snapshot.load(list(sc.snapshots)), sc.namespace, None
         from .sources import cluster
 
-        return cluster.load(scope)
+        reader = cluster.Reader(sc)
+        return reader.read(), reader.namespace, reader
     except SourceError as exc:
         fail(str(exc))
 
 
-def _analyse(scope: Scope, ignore: tuple[str, ...] = (), explain_all: bool = False) -> tuple[Any, Any, Any, Any]:
-    from . import allocation, chain, checks
+def _link(sc: Scope) -> tuple[Inventory, Index, list[Any], str | None]:
+    """Read, link, and for a cluster the second phase: the launchers' evidence, then link again."""
+    from . import chain
     from .index import Index
+    from .sources.errors import SourceError
 
-    inv, namespace = _load(scope)
-    ns = None if scope.all_namespaces else namespace
+    inv, namespace, reader = _load(sc)
+    ns = None if sc.all_namespaces else namespace
     idx = Index(inv)
-    views = chain.link(idx, ns, scope.name)
-    if scope.name and not views:
-        exists = any(k[1] == scope.name and (ns is None or k[0] == ns) for k in list(idx.vmis) + list(idx.vms))
+    views = chain.link(idx, ns, sc.name)
+    if reader is None:
+        return inv, idx, views, ns
+    try:
+        with reader:
+            if reader.needs_nodes:  # a named VMI reads only the slices of the nodes its chains touch
+                reader.read_slices(inv, chain.nodes(views))
+            if not sc.no_exec:
+                reader.read_evidence(inv, chain.evidence_targets(views))
+    except SourceError as exc:
+        fail(str(exc))
+    idx = Index(inv)
+    return inv, idx, chain.link(idx, ns, sc.name), ns
+
+
+def _analyse(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
+    from . import allocation, checks, report
+
+    inv, idx, views, ns = _link(sc)
+    if sc.name and not views:
+        exists = any(k[1] == sc.name and (ns is None or k[0] == ns) for k in list(idx.vmis) + list(idx.vms))
         where = f" in namespace {ns!r}" if ns else ""
         if exists:
-            click.echo(f"{scope.name}{where} has no DRA GPUs or host devices", err=True)
+            click.echo(f"{sc.name}{where} has no DRA GPUs or host devices", err=True)
         else:
-            fail(f"no VMI or VM named {scope.name!r}{where} (try -A)", EXIT_USAGE)
+            fail(f"no VMI or VM named {sc.name!r}{where} (try -A)", EXIT_USAGE)
     keys = frozenset(k.lower() for k in ignore)
     explanations = allocation.explain_views(idx, views, explain_all)
-    report = checks.run(checks.Context(idx=idx, exec_disabled=scope.no_exec, explanations=explanations), views, keys)
-    return inv, views, (report, explanations), idx
+    ctx = checks.Context(idx=idx, exec_disabled=sc.no_exec, explanations=explanations)
+    found = checks.run(ctx, views, keys)
+    version = idx.kubevirt.label if idx.kubevirt.version else None
+    return report.assemble(kind, inv.origin, views, found.cluster, found.by_vmi, found.silenced, explanations, version)
 
 
-def _emit(kind: str, scope: Scope, output: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Any:
-    from . import render
+def _emit(kind: str, sc: Scope, output: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
+    from .render import json as rjson
 
-    inv, views, (report, explanations), idx = _analyse(scope, ignore, explain_all)
-    version = ".".join(map(str, idx.kubevirt_version)) if idx.kubevirt_version else None
-    data = render.report_dict(kind, inv.origin, report, views, f"v{version}" if version else None, explanations)
-    if output == "json":
-        text = render.to_json(data)
-    elif output == "yaml":
-        text = render.to_yaml(data)
+    rep = _analyse(sc, kind, ignore, explain_all)
+    if output in ("json", "yaml"):
+        data = rjson.report(rep)
+        text = rjson.to_json(data) if output == "json" else rjson.to_yaml(data)
     else:
-        style = render.Style(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        text = (render.describe_text if kind == "Describe" else render.doctor_text)(data, style)
+        from .render import text as rtext
+
+        style = rtext.Style(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        text = (rtext.describe if kind == "Describe" else rtext.doctor)(rep, style)
     click.echo(text, nl=False)
-    return data
+    return rep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -216,7 +146,7 @@ def describe(output: str, explain_allocation: bool, **kw: Any) -> None:
     the allocation is explained device by device: what the driver publishes on each node, which
     devices the class and the request's selectors match, which are held and by whom.
     """
-    _emit("Describe", _scope(kw), output, explain_all=explain_allocation)
+    _emit("Describe", scope(kw), output, explain_all=explain_allocation)
 
 
 def _severity(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -298,14 +228,9 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
     for key in ignore:
         if lookup(key) is None:
             raise click.BadParameter(f"no check {key!r} (see --list-checks)", param_hint="--ignore")
-    data = _emit("Doctor", _scope(kw), output, ignore)
-    severities = [f["severity"] for f in data["findings"]]
-    severities += [f["severity"] for v in data["vmis"] for f in v["findings"]]
-    severities += [f["severity"] for v in data["vmis"] for g in v["gpus"] for f in g["findings"]]
-    from .model import Severity
-
-    if any(Severity.parse(s) >= fail_on for s in severities):
-        sys.exit(EXIT_FINDINGS)
+    code = _emit("Doctor", scope(kw), output, ignore).exit_code(fail_on)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -327,8 +252,7 @@ def collect(path: str, **kw: Any) -> None:
     """
     from . import bundle
 
-    scope = _scope(kw)
-    inv, _namespace = _load(scope)
+    inv, _idx, _views, _ns = _link(scope(kw))
     try:
         count = bundle.write(inv, path)
     except OSError as exc:
@@ -338,7 +262,7 @@ def collect(path: str, **kw: Any) -> None:
 
 
 @main.command()
-@(lambda fn: _source_options(fn, scoped=False))
+@unscoped_options
 @click.option("--node", metavar="NODE", help="Only this node's devices.")
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text", show_default=True, help="Output format.")
 def devices(node: str | None, output: str, **kw: Any) -> None:
@@ -347,19 +271,20 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     One row per device of every current ResourceSlice: node, device, type, pciBusID, product,
     and state (free, allocated and to whom, sibling in use, tainted), then a summary per node.
     """
-    from . import allocation, render
+    from . import allocation
     from .index import Index
+    from .render import devices as rdevices
+    from .render import json as rjson
 
-    scope = _scope({**kw, "no_exec": True})
-    inv, _namespace = _load(scope)
+    inv, _namespace, reader = _load(scope({**kw, "no_exec": True}))
+    if reader is not None:
+        reader.close()
     rows = allocation.fleet(Index(inv), node)
-    data = render.devices_dict(inv.origin, rows)
-    if output == "json":
-        text = render.to_json(data)
-    elif output == "yaml":
-        text = render.to_yaml(data)
+    if output in ("json", "yaml"):
+        data = rjson.devices(inv.origin, rows)
+        text = rjson.to_json(data) if output == "json" else rjson.to_yaml(data)
     else:
-        text = render.devices_text(data)
+        text = rdevices.text(rows, node)
     click.echo(text, nl=False)
 
 

@@ -17,11 +17,9 @@ Completion never prints an error: on any failure it offers nothing.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,12 +84,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def plugin_complete(words: Sequence[str], root: click.Command | None = None) -> tuple[list[str], int]:
+def plugin_complete(words: Sequence[str], root: click.Command) -> tuple[list[str], int]:
     """Candidates and cobra directive for the words after `kubectl vmgpu` (the last one incomplete)."""
-    if root is None:
-        from .cli import main
-
-        root = main
     args = list(words[:-1])
     incomplete = words[-1] if words else ""
     prefix = ""
@@ -110,26 +104,6 @@ def plugin_complete(words: Sequence[str], root: click.Command | None = None) -> 
             line += "\t" + _one_line(str(item.help))
         lines.append(line)
     return lines, DIRECTIVE_NO_FILE_COMP
-
-
-def plugin_complete_main(argv: Sequence[str] | None = None) -> int:
-    """`kubectl_complete-vmgpu WORD...`: print candidates, then `:<directive>`; always exit 0."""
-    words = list(sys.argv[1:] if argv is None else argv)
-    debug = bool(os.environ.get(DEBUG_VAR))
-    lines: list[str] = []
-    directive = DIRECTIVE_NO_FILE_COMP
-    sink = sys.stderr if debug else io.StringIO()
-    try:
-        with contextlib.redirect_stderr(sink), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lines, directive = plugin_complete(words)
-    except (Exception, SystemExit) as exc:
-        if debug:
-            print(f"kubectl_complete-vmgpu: {type(exc).__name__}: {exc}", file=sys.stderr)
-        lines, directive = [], DIRECTIVE_NO_FILE_COMP
-    sys.stdout.write("".join(f"{line}\n" for line in lines) + f":{directive}\n")
-    sys.stdout.flush()
-    return 0
 
 
 # --- candidates: shell_complete callbacks for click parameters ---------------------------------

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
+import warnings
+from collections.abc import Sequence
 from typing import Any
+
+from . import completion
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 EXIT_BROKEN_PIPE = 0  # the reader stopped reading (`| head`): nothing went wrong here
@@ -79,3 +84,25 @@ def main(prog_name: str = "kubectl-vmgpu", **extra: Any) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def complete_main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl_complete-vmgpu WORD...`: print candidates, then `:<directive>`; always exit 0."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(os.environ.get(completion.DEBUG_VAR))
+    lines: list[str] = []
+    directive = completion.DIRECTIVE_NO_FILE_COMP
+    sink = sys.stderr if debug else io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from .cli import main as cli
+
+            lines, directive = completion.plugin_complete(words, cli)
+    except (Exception, SystemExit) as exc:
+        if debug:
+            print(f"kubectl_complete-vmgpu: {type(exc).__name__}: {exc}", file=sys.stderr)
+        lines, directive = [], completion.DIRECTIVE_NO_FILE_COMP
+    sys.stdout.write("".join(f"{line}\n" for line in lines) + f":{directive}\n")
+    sys.stdout.flush()
+    return 0

@@ -1,217 +1,163 @@
-"""Lookups over an inventory: objects by key, owners, events, current slices, KubeVirt version."""
+"""Lookups over the typed views of an inventory: objects by key, owners, events, current slices, KubeVirt."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import cached_property
-from typing import Any
 
-from .model import Inventory, Obj
+from . import build
+from . import views as v
+from .model import Inventory
 
-Version = tuple[int, int, int]
-_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
-    """obj[a][b]... tolerating missing keys, nulls and wrong types."""
-    for key in path:
-        if isinstance(key, int):
-            if not isinstance(obj, list) or not -len(obj) <= key < len(obj):
-                return default
-            obj = obj[key]
-        elif isinstance(obj, dict):
-            obj = obj.get(key)
-        else:
-            return default
-        if obj is None:
-            return default
-    return obj
-
-
-def items(obj: Any, *path: str) -> list[Any]:
-    """A list at path, or [] when absent or not a list; only dict entries are kept."""
-    value = dig(obj, *path)
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def meta(obj: Obj | None, key: str, default: str = "") -> str:
-    value = dig(obj, "metadata", key)
-    return str(value) if value is not None else default
-
-
-def key(obj: Obj) -> tuple[str, str]:
-    return meta(obj, "namespace"), meta(obj, "name")
-
-
-def parse_version(text: Any) -> Version | None:
-    match = _VERSION.search(str(text or ""))
-    if not match:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def controller_uid(obj: Obj, kind: str) -> str | None:
-    for ref in items(obj, "metadata", "ownerReferences"):
-        if ref.get("kind") == kind and ref.get("controller"):
-            return str(ref.get("uid"))
-    return None
+Key = tuple[str, str]
+DeviceKey = tuple[str, str, str]  # driver, pool, device
 
 
 class Index:
-    """Read-only indexes, built once per inventory; every lookup is a dict access."""
+    """Typed views of an inventory, built once; every lookup is a dict access."""
 
     def __init__(self, inv: Inventory) -> None:
         self.inv = inv
-        self.vms = {key(o): o for o in inv.of("VirtualMachine")}
-        self.vmis = {key(o): o for o in inv.of("VirtualMachineInstance")}
-        self.claims = {key(o): o for o in inv.of("ResourceClaim")}
-        self.templates = {key(o): o for o in inv.of("ResourceClaimTemplate")}
-        self.classes = {meta(o, "name"): o for o in inv.of("DeviceClass")}
-        self.nodes = {meta(o, "name"): o for o in inv.of("Node")}
-        self.pods_by_owner: dict[str, list[Obj]] = defaultdict(list)
-        self.pods_by_uid = {meta(p, "uid"): p for p in inv.of("Pod")}
-        self.pod_uids = set(self.pods_by_uid)
-        self._driver_slices: dict[str, tuple[list[Obj], set[str | None], tuple[int, bool]]] = {}
-        for pod in inv.of("Pod"):
-            owner = controller_uid(pod, "VirtualMachineInstance") or dig(
-                pod, "metadata", "labels", "kubevirt.io/created-by"
-            )
-            if owner and dig(pod, "metadata", "labels", "kubevirt.io") == "virt-launcher":
-                self.pods_by_owner[str(owner)].append(pod)
-        self.claims_by_pod: dict[str, list[Obj]] = defaultdict(list)
-        for claim in inv.of("ResourceClaim"):
-            owner = controller_uid(claim, "Pod")
+        vmis = [build.vmi(o) for o in inv.of("VirtualMachineInstance")]
+        self.vmis: dict[Key, v.Vmi] = {(x.meta.namespace, x.meta.name): x for x in vmis}
+        self.vms: dict[Key, v.Vm] = {}
+        for o in inv.of("VirtualMachine"):
+            vm = build.vm(o)
+            self.vms[(vm.meta.namespace, vm.meta.name)] = vm
+        self.claims: dict[Key, v.Claim] = {}
+        self.claims_by_pod: dict[str, list[v.Claim]] = defaultdict(list)
+        for o in inv.of("ResourceClaim"):
+            claim = build.claim(o)
+            self.claims[(claim.meta.namespace, claim.meta.name)] = claim
+            owner = claim.meta.controller("Pod")
             if owner:
-                self.claims_by_pod[owner].append(claim)
-        self.events_by_uid: dict[str, list[Obj]] = defaultdict(list)
-        self.events_by_name: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
-        for ev in sorted(inv.of("Event"), key=lambda e: str(e.get("lastTimestamp") or "")):
-            involved = dig(ev, "involvedObject")
-            if not isinstance(involved, dict):
-                involved = {}
-            if involved.get("uid"):
-                self.events_by_uid[str(involved["uid"])].append(ev)
-            name_key = (str(involved.get("kind")), str(involved.get("namespace") or ""), str(involved.get("name")))
-            self.events_by_name[name_key].append(ev)
+                self.claims_by_pod[owner.uid].append(claim)
+        self.templates: dict[Key, v.Template] = {}
+        for o in inv.of("ResourceClaimTemplate"):
+            tpl = build.template(o)
+            self.templates[(tpl.meta.namespace, tpl.meta.name)] = tpl
+        self.classes: dict[str, v.DeviceClass] = {c.name: c for c in map(build.device_class, inv.of("DeviceClass"))}
+        self.nodes: dict[str, v.Node] = {n.name: n for n in map(build.node, inv.of("Node"))}
+        self.pods_by_uid: dict[str, v.LauncherPod] = {}
+        self.pods_by_owner: dict[str, list[v.LauncherPod]] = defaultdict(list)
+        for o in inv.of("Pod"):
+            pod = build.launcher_pod(o)
+            self.pods_by_uid[pod.meta.uid] = pod
+            if pod.vmi_uid and pod.meta.labels.get("kubevirt.io") == "virt-launcher":
+                self.pods_by_owner[pod.vmi_uid].append(pod)
+        self.kubevirt: v.KubeVirt = build.kubevirt(next(iter(inv.of("KubeVirt")), None), vmis)
+        self._events_by_uid: dict[str, list[v.Event]] = defaultdict(list)
+        self._events_by_name: dict[tuple[str, str, str], list[v.Event]] = defaultdict(list)
+        for ev in sorted(map(build.event, inv.of("Event")), key=lambda e: e.last):
+            if ev.involved_uid:
+                self._events_by_uid[ev.involved_uid].append(ev)
+            self._events_by_name[(ev.involved_kind, ev.involved_namespace, ev.involved_name)].append(ev)
 
-    def events(self, obj: Obj) -> list[Obj]:
+    def events(self, m: v.Meta) -> list[v.Event]:
         """Events about an object, oldest first: by uid, else by kind/namespace/name."""
-        uid = meta(obj, "uid")
-        found = self.events_by_uid.get(uid) if uid else None
+        found = self._events_by_uid.get(m.uid) if m.uid else None
         if found:
             return found
-        return self.events_by_name.get((str(obj.get("kind")), *key(obj)), [])
+        return self._events_by_name.get((m.kind, m.namespace, m.name), [])
 
     @cached_property
-    def slices_by_pool(self) -> dict[tuple[str, str], list[Obj]]:
-        pools: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-        for sl in self.inv.of("ResourceSlice"):
-            pools[(str(dig(sl, "spec", "driver")), str(dig(sl, "spec", "pool", "name")))].append(sl)
+    def slices(self) -> list[v.Slice]:
+        return [build.resource_slice(o) for o in self.inv.of("ResourceSlice")]
+
+    @cached_property
+    def slices_by_pool(self) -> dict[tuple[str, str], list[v.Slice]]:
+        pools: dict[tuple[str, str], list[v.Slice]] = defaultdict(list)
+        for sl in self.slices:
+            pools[(sl.driver, sl.pool)].append(sl)
         return pools
 
-    def current_generation(self, driver: str, pool: str) -> int | None:
-        gens = [_int(dig(s, "spec", "pool", "generation")) for s in self.slices_by_pool.get((driver, pool), [])]
-        return max(gens) if gens else None
+    @cached_property
+    def _generations(self) -> dict[tuple[str, str], int]:
+        return {k: max(sl.generation for sl in slices) for k, slices in self.slices_by_pool.items()}
+
+    def is_current(self, sl: v.Slice) -> bool:
+        return sl.generation == self._generations.get((sl.driver, sl.pool))
+
+    def current_slices(self, driver: str, pool: str) -> list[v.Slice]:
+        return [sl for sl in self.slices_by_pool.get((driver, pool), []) if self.is_current(sl)]
 
     @cached_property
-    def devices(self) -> dict[tuple[str, str, str], list[tuple[Obj, Obj]]]:
+    def devices(self) -> dict[DeviceKey, list[tuple[v.Slice, v.SliceDevice]]]:
         """(driver, pool, device) -> [(slice, device)], current pool generation first."""
-        found: dict[tuple[str, str, str], list[tuple[Obj, Obj]]] = defaultdict(list)
+        found: dict[DeviceKey, list[tuple[v.Slice, v.SliceDevice]]] = defaultdict(list)
         for (driver, pool), slices in self.slices_by_pool.items():
-            current = self.current_generation(driver, pool)
-            ordered = sorted(slices, key=lambda s: _int(dig(s, "spec", "pool", "generation")) != current)
-            for sl in ordered:
-                for dev in items(sl, "spec", "devices"):
-                    found[(driver, pool, str(dev.get("name")))].append((sl, dev))
+            for sl in sorted(slices, key=lambda x: not self.is_current(x)):
+                for dev in sl.devices:
+                    found[(driver, pool, dev.name)].append((sl, dev))
         return found
 
-    def is_current(self, sl: Obj) -> bool:
-        driver, pool = str(dig(sl, "spec", "driver")), str(dig(sl, "spec", "pool", "name"))
-        return _int(dig(sl, "spec", "pool", "generation")) == self.current_generation(driver, pool)
-
     @cached_property
-    def allocations(self) -> dict[tuple[str, str, str], list[Obj]]:
+    def allocations(self) -> dict[DeviceKey, list[v.Claim]]:
         """(driver, pool, device) -> claims whose allocation holds it."""
-        held: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
-        for claim in self.inv.of("ResourceClaim"):
-            for res in items(claim, "status", "allocation", "devices", "results"):
-                held[(str(res.get("driver")), str(res.get("pool")), str(res.get("device")))].append(claim)
+        held: dict[DeviceKey, list[v.Claim]] = defaultdict(list)
+        for claim in self.claims.values():
+            for res in claim.results:
+                held[(res.driver, res.pool, res.device)].append(claim)
         return held
 
     @cached_property
-    def kubevirt(self) -> Obj | None:
-        crs = self.inv.of("KubeVirt")
-        return crs[0] if crs else None
-
-    @cached_property
-    def kubevirt_version(self) -> Version | None:
-        """From the KubeVirt CR, else from a launcher image tag."""
-        version = parse_version(dig(self.kubevirt, "status", "observedKubeVirtVersion"))
-        if version:
-            return version
-        for vmi in self.inv.of("VirtualMachineInstance"):
-            image = str(dig(vmi, "status", "launcherContainerImageVersion") or "")
-            tag = image.rpartition(":")[2] if ":" in image and "@" not in image else ""
-            version = parse_version(tag) if tag.startswith("v") else None
-            if version:
-                return version
-        return None
-
-    @cached_property
-    def orphan_claims(self) -> dict[str, list[tuple[str, Obj, Obj]]]:
+    def orphan_claims(self) -> dict[str, list[tuple[v.Claim, v.Owner]]]:
         """Per namespace, by name: claims controlled by a Pod that does not exist, with that owner."""
-        out: dict[str, list[tuple[str, Obj, Obj]]] = {}
-        for (ns, name), claim in sorted(self.claims.items()):
-            owner = next(
-                (
-                    r
-                    for r in items(claim, "metadata", "ownerReferences")
-                    if r.get("kind") == "Pod" and r.get("controller")
-                ),
-                None,
-            )
-            if owner is not None and str(owner.get("uid")) not in self.pod_uids:
-                out.setdefault(ns, []).append((name, claim, owner))
+        out: dict[str, list[tuple[v.Claim, v.Owner]]] = {}
+        for (ns, _name), claim in sorted(self.claims.items()):
+            owner = claim.meta.controller("Pod")
+            if owner is not None and owner.uid not in self.pods_by_uid:
+                out.setdefault(ns, []).append((claim, owner))
         return out
 
-    def driver_slices(self, driver: str) -> tuple[list[Obj], set[str | None], tuple[int, bool]]:
-        """A driver's slices, their nodes (None: an allNodes slice) and (device count, any vfio)."""
-        if driver not in self._driver_slices:
-            slices = [s for s in self.inv.of("ResourceSlice") if dig(s, "spec", "driver") == driver]
-            nodes: set[str | None] = {str(dig(s, "spec", "nodeName")) for s in slices if dig(s, "spec", "nodeName")}
-            if any(dig(s, "spec", "allNodes") for s in slices):
+    @cached_property
+    def _driver_slices(self) -> dict[str, tuple[list[v.Slice], set[str | None], tuple[int, bool]]]:
+        out: dict[str, tuple[list[v.Slice], set[str | None], tuple[int, bool]]] = {}
+        by_driver: dict[str, list[v.Slice]] = defaultdict(list)
+        for sl in self.slices:
+            by_driver[sl.driver].append(sl)
+        for driver, slices in by_driver.items():
+            nodes: set[str | None] = {sl.node for sl in slices if sl.node}
+            if any(sl.all_nodes for sl in slices):
                 nodes.add(None)
-            devices = [d for s in slices for d in items(s, "spec", "devices")]
-            vfio = any(dig(d, "attributes", "type", "string") == "vfio" for d in devices)
-            self._driver_slices[driver] = (slices, nodes, (len(devices), vfio))
-        return self._driver_slices[driver]
+            devices = [dev for sl in slices for dev in sl.devices]
+            out[driver] = (slices, nodes, (len(devices), any(dev.type == "vfio" for dev in devices)))
+        return out
 
-    def gate_enabled(self, gate: str) -> bool | None:
-        """Whether a KubeVirt feature gate is on; None when it cannot be known."""
-        if self.kubevirt is None:
-            return None
-        dev = dig(self.kubevirt, "spec", "configuration", "developerConfiguration", default={})
-        enabled = [str(g) for g in dig(dev, "featureGates", default=[]) or []]
-        disabled = [str(g) for g in dig(dev, "disabledFeatureGates", default=[]) or []]
-        if gate in disabled:
-            return False
-        if gate in enabled:
-            return True
-        version = self.kubevirt_version
-        if version is None:
-            return None
-        return version >= (1, 9, 0)  # Beta and on by default from v1.9.0
+    def driver_slices(self, driver: str) -> tuple[list[v.Slice], set[str | None], tuple[int, bool]]:
+        """A driver's slices, their nodes (None: an allNodes slice) and (device count, any vfio)."""
+        return self._driver_slices.get(driver, ([], set(), (0, False)))
+
+    # ---- the questions checks ask, answered with an empty value when nothing matches ----
+
+    def orphans(self, namespace: str) -> list[tuple[v.Claim, v.Owner]]:
+        return self.orphan_claims.get(namespace, [])
+
+    def pool_slices(self, driver: str, pool: str) -> list[v.Slice]:
+        return self.slices_by_pool.get((driver, pool), [])
+
+    def published(self, key: DeviceKey) -> list[tuple[v.Slice, v.SliceDevice]]:
+        return self.devices.get(key, [])
+
+    def holders(self, key: DeviceKey) -> list[v.Claim]:
+        return self.allocations.get(key, [])
+
+    def served(self, group: str) -> tuple[str, ...] | None:
+        """Served versions of a group: from discovery, else what the objects were written in; None = unknown."""
+        groups = self.inv.cluster.groups
+        if groups is not None:
+            return groups.get(group, ())
+        seen = self.inv.resource_versions.get(group)
+        return tuple(sorted(seen)) if seen else None
+
+    def discovered(self, group: str) -> tuple[str, ...] | None:
+        """Versions discovery reported for a group; None when discovery was not read."""
+        groups = self.inv.cluster.groups
+        return None if groups is None else groups.get(group, ())
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def newest(objs: Iterable[Obj]) -> Obj | None:
-    ordered = sorted(objs, key=lambda o: meta(o, "creationTimestamp"))
+def newest(objs: Iterable[v.LauncherPod]) -> v.LauncherPod | None:
+    ordered = sorted(objs, key=lambda o: o.meta.created)
     return ordered[-1] if ordered else None
+

@@ -122,189 +122,6 @@ def _event_v1(obj: Obj) -> Obj:
     }
 
 
-# The JSON type of the fields the tool reads where another type would break a consumer; a value
-# of another type is dropped, as if absent (the API server's validation would have refused it).
-# `a.b[]` is each item of the list at a.b. Types: dict, list, int, str; "dicts" (a list, non-dict
-# items dropped), "strs" (a list of text), "strmap" (a mapping of text), "attrs" (DRA device
-# attributes), "caps" (DRA device capacities).
-_CLAIM_SPEC = {
-    "devices": dict,
-    "devices.requests": "dicts",
-    "devices.requests[].exactly": dict,
-    "devices.requests[].exactly.selectors": "dicts",
-    "devices.requests[].exactly.tolerations": "dicts",
-    "devices.requests[].selectors": "dicts",
-    "devices.requests[].tolerations": "dicts",
-    "devices.requests[].firstAvailable": "dicts",
-    "devices.requests[].firstAvailable[].selectors": "dicts",
-    "devices.requests[].firstAvailable[].tolerations": "dicts",
-    "devices.config": "dicts",
-    "devices.config[].requests": "strs",
-    "devices.config[].opaque": dict,
-}
-_VMI_SPEC = {
-    "domain": dict,
-    "domain.devices": dict,
-    "domain.devices.gpus": "dicts",
-    "domain.devices.hostDevices": "dicts",
-    "resourceClaims": "dicts",
-}
-_SHAPES: dict[str, dict[str, Any]] = {
-    "*": {
-        "metadata.labels": "strmap",
-        "metadata.annotations": "strmap",
-        "metadata.ownerReferences": "dicts",
-        "metadata.finalizers": "strs",
-        "spec": dict,
-        "status": dict,
-    },
-    "Event": {"involvedObject": dict, "regarding": dict, "series": dict, "count": int, "deprecatedCount": int},
-    "Pod": {
-        "spec.nodeSelector": "strmap",
-        "spec.containers": "dicts",
-        "spec.containers[].resources": dict,
-        "spec.containers[].resources.claims": "dicts",
-        "spec.affinity": dict,
-        "spec.affinity.nodeAffinity": dict,
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution": dict,
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms": "dicts",
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[]"
-        ".matchExpressions": "dicts",
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[]"
-        ".matchExpressions[].values": "strs",
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[]"
-        ".matchFields": "dicts",
-        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[]"
-        ".matchFields[].values": "strs",
-        "status.resourceClaimStatuses": "dicts",
-        "status.containerStatuses": "dicts",
-    },
-    "ResourceSlice": {
-        "spec.pool": dict,
-        "spec.pool.generation": int,
-        "spec.pool.resourceSliceCount": int,
-        "spec.devices": "dicts",
-        "spec.devices[].attributes": "attrs",
-        "spec.devices[].capacity": "caps",
-        "spec.devices[].taints": "dicts",
-    },
-    "ResourceClaim": {
-        **{f"spec.{k}": v for k, v in _CLAIM_SPEC.items()},
-        "status.allocation": dict,
-        "status.allocation.devices": dict,
-        "status.allocation.devices.results": "dicts",
-        "status.allocation.devices.results[].tolerations": "dicts",
-        "status.allocation.devices.config": "dicts",
-        "status.allocation.devices.config[].requests": "strs",
-        "status.allocation.devices.config[].opaque": dict,
-        "status.allocation.nodeSelector": dict,
-        "status.allocation.nodeSelector.nodeSelectorTerms": "dicts",
-        "status.allocation.nodeSelector.nodeSelectorTerms[].matchFields": "dicts",
-        "status.allocation.nodeSelector.nodeSelectorTerms[].matchFields[].values": "strs",
-        "status.allocation.nodeSelector.nodeSelectorTerms[].matchExpressions": "dicts",
-        "status.allocation.nodeSelector.nodeSelectorTerms[].matchExpressions[].values": "strs",
-        "status.reservedFor": "dicts",
-    },
-    "ResourceClaimTemplate": {"spec.spec": dict, **{f"spec.spec.{k}": v for k, v in _CLAIM_SPEC.items()}},
-    "DeviceClass": {
-        "spec.selectors": "dicts",
-        "spec.config": "dicts",
-        "spec.config[].requests": "strs",
-        "spec.config[].opaque": dict,
-    },
-    "VirtualMachineInstance": {
-        **{f"spec.{k}": v for k, v in _VMI_SPEC.items()},
-        "status.activePods": "strmap",
-        "status.deviceStatus": dict,
-        "status.deviceStatus.gpuStatuses": "dicts",
-        "status.deviceStatus.gpuStatuses[].deviceResourceClaimStatus": dict,
-        "status.deviceStatus.gpuStatuses[].deviceResourceClaimStatus.attributes": "strmap",
-        "status.deviceStatus.hostDeviceStatuses": "dicts",
-        "status.deviceStatus.hostDeviceStatuses[].deviceResourceClaimStatus": dict,
-        "status.deviceStatus.hostDeviceStatuses[].deviceResourceClaimStatus.attributes": "strmap",
-    },
-    "VirtualMachine": {
-        "spec.template": dict,
-        "spec.template.spec": dict,
-        **{f"spec.template.spec.{k}": v for k, v in _VMI_SPEC.items()},
-        "status.conditions": "dicts",
-    },
-    "KubeVirt": {
-        "spec.configuration": dict,
-        "spec.configuration.developerConfiguration": dict,
-        "spec.configuration.developerConfiguration.featureGates": "strs",
-        "spec.configuration.developerConfiguration.disabledFeatureGates": "strs",
-    },
-}
-_ATTRIBUTE_TYPES = {"string": str, "version": str, "int": int, "bool": bool}
-
-
-def _shape(kind: str, obj: Obj) -> None:
-    """Enforce _SHAPES on an object, in place."""
-    for path, shape in (*_SHAPES["*"].items(), *_SHAPES.get(kind, {}).items()):
-        _enforce(obj, path.replace("[]", ".[]").split("."), shape)
-
-
-def _enforce(node: Any, parts: list[str], shape: Any) -> None:
-    if not parts:
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "[]":
-        for item in node if isinstance(node, list) else ():
-            _enforce(item, rest, shape)
-        return
-    if not isinstance(node, dict) or head not in node:
-        return
-    if rest:
-        _enforce(node[head], rest, shape)
-        return
-    fixed = _coerce(node[head], shape)
-    if fixed is _DROP:
-        del node[head]
-    else:
-        node[head] = fixed
-
-
-_DROP = object()
-
-
-def _coerce(value: Any, shape: Any) -> Any:
-    if value is None:
-        return None
-    if shape is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _DROP
-    if shape is str:
-        return _text(value) if _scalar(value) else _DROP
-    if shape in (dict, list):
-        return value if isinstance(value, shape) else _DROP
-    if shape == "dicts":
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else _DROP
-    if shape == "strs":
-        return [_text(v) for v in value if _scalar(v)] if isinstance(value, list) else _DROP
-    if shape == "strmap":
-        return {str(k): _text(v) for k, v in value.items() if _scalar(v)} if isinstance(value, dict) else _DROP
-    if shape == "attrs":
-        if not isinstance(value, dict):
-            return _DROP
-        return {
-            str(name): {k: v for k, v in attr.items() if _attribute_ok(k, v)}
-            for name, attr in value.items()
-            if isinstance(attr, dict)
-        }
-    if shape == "caps":
-        if not isinstance(value, dict):
-            return _DROP
-        return {str(n): c for n, c in value.items() if isinstance(c, dict) and _scalar(c.get("value"))}
-    return value
-
-
-def _attribute_ok(key: str, value: Any) -> bool:
-    wanted = _ATTRIBUTE_TYPES.get(key)
-    if wanted is None:
-        return True  # a type this version does not know: kept, consumers look for the four above
-    return isinstance(value, wanted) and (wanted is bool or not isinstance(value, bool))
-
-
 _META_TEXT = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generateName")
 
 
@@ -328,7 +145,8 @@ def _well_formed(raw: Any) -> Obj | None:
     if fixed or not isinstance(raw.get("apiVersion"), str):
         meta = {k: v for k, v in {**meta, **fixed}.items() if v is not None}
         raw = {**raw, "metadata": meta, "apiVersion": _text(raw.get("apiVersion") or "")}
-    return raw
+    out: Obj = raw
+    return out
 
 
 def _scalar(value: Any) -> bool:
@@ -342,7 +160,7 @@ def _text(value: Any) -> str:
 def add_objects(inv: Inventory, objs: list[Obj]) -> None:
     """Add raw objects to an inventory: known kinds only, normalized, the newest copy kept.
 
-    The objects are taken over: their fields are shaped in place (see _SHAPES).
+    Fields keep their JSON types: `build` reads them tolerantly into typed views.
     """
     seen: dict[tuple[str, str, str, str], tuple[int, tuple[int, str]]] = {}
     for items in inv.objects.values():
@@ -357,7 +175,6 @@ def add_objects(inv: Inventory, objs: list[Obj]) -> None:
             inv.resource_versions.setdefault(group, set()).add(version)
         key = identity(raw)
         obj = _event_v1(to_v1(raw))
-        _shape(str(obj["kind"]), obj)
         items = inv.objects.setdefault(str(obj["kind"]), [])
         rv = resource_version(obj)
         if key in seen:

@@ -101,9 +101,9 @@ with contextlib.suppress(Exception):  # never let the cache stop the plugin: zip
 
 if sys.argv[1:2] == ["__complete"]:
     # kubectl's plugin completion, through kubectl_complete-vmgpu: the words after `kubectl vmgpu`
-    from kubectl_vmgpu.completion import plugin_complete_main
+    from kubectl_vmgpu.entry import complete_main
 
-    sys.exit(plugin_complete_main(sys.argv[2:]))
+    sys.exit(complete_main(sys.argv[2:]))
 
 from kubectl_vmgpu.entry import main  # noqa: E402
 

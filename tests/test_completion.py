@@ -16,9 +16,9 @@ from kubectl_vmgpu.completion import (
     DIRECTIVE_DEFAULT,
     DIRECTIVE_NO_FILE_COMP,
     LIVE_TIMEOUT,
-    plugin_complete,
-    plugin_complete_main,
 )
+from kubectl_vmgpu.completion import plugin_complete as _plugin_complete
+from kubectl_vmgpu.entry import complete_main
 from tests.helpers import IN_CI, REPO, cli
 from tests.kubeapi import KubeAPIServer
 
@@ -27,6 +27,12 @@ HAS_DEMO = any((REPO / "kubectl_vmgpu" / "demo").rglob("*.yaml"))
 # The bundled demo (VMIs in gpu-lab and ml-team); the kubeapi test data until the demo exists.
 SOURCE = ["--demo"] if HAS_DEMO else ["--snapshot", str(BASIC)]
 NAMESPACES = ["gpu-lab", "ml-team"] if HAS_DEMO else ["legacy", "vms"]
+
+
+def plugin_complete(words: list[str]) -> tuple[list[str], int]:
+    return _plugin_complete(words, main)
+
+
 COMMANDS = {name for name, command in main.commands.items() if not command.hidden}
 
 
@@ -220,7 +226,7 @@ def test_plugin_completion_offers_nothing_when_the_cluster_is_unreachable(tmp_pa
     ],
 )
 def test_plugin_completion_never_fails(words: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert plugin_complete_main(words) == 0
+    assert complete_main(words) == 0
     out, err = capsys.readouterr()
     assert out.endswith(":4\n") and err == ""
 
@@ -230,12 +236,12 @@ def test_plugin_completion_console_script_reads_its_arguments(
 ) -> None:
     """`kubectl_complete-vmgpu` as pip installs it (setup.cfg console_scripts)."""
     monkeypatch.setattr(sys, "argv", ["kubectl_complete-vmgpu", "doctor", "--fail-on", "e"])
-    assert plugin_complete_main() == 0
+    assert complete_main() == 0
     assert capsys.readouterr().out == "error\n:4\n"
 
 
 def test_plugin_completion_output_format(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plugin_complete_main(["doctor", "--fail-on", "w"]) == 0
+    assert complete_main(["doctor", "--fail-on", "w"]) == 0
     assert capsys.readouterr().out == "warning\n:4\n"
-    assert plugin_complete_main(["collect", "-o", ""]) == 0
+    assert complete_main(["collect", "-o", ""]) == 0
     assert capsys.readouterr().out == ":0\n"

@@ -146,8 +146,8 @@ def test_namespace_user_gets_every_vmi_level_finding(
     """Only the shipped Role (no exec, no cluster-scoped reads): VMI-level findings stay, gaps are named."""
     vmi_level = {c.id for c in CHECKS if c.stage in NAMESPACED_STAGES} | {"VG506"}
     loaded: list[Inventory] = []
-    real_load = cluster.load
-    monkeypatch.setattr(cluster, "load", lambda scope: (lambda r: loaded.append(r[0]) or r)(real_load(scope)))
+    real_read = cluster.Reader.read
+    monkeypatch.setattr(cluster.Reader, "read", lambda self: (lambda inv: loaded.append(inv) or inv)(real_read(self)))
     with KubeAPIServer.from_snapshot(SCENARIOS / name / "snapshot") as srv:
         kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
         full = json.loads(cli("doctor", "-A", "-o", "json", "--kubeconfig", kc).out)
@@ -328,7 +328,7 @@ def _report(objs: list[Any], *args: str) -> dict[str, Any]:
 
     inv = Inventory(origin="test")
     add_objects(inv, objs)
-    with mock.patch.object(cli_module, "_load", lambda scope: (inv, None)):
+    with mock.patch.object(cli_module, "_load", lambda scope: (inv, None, None)):
         result = CliRunner().invoke(
             cli_module.main, ["describe", "-A", "--explain-allocation", "-o", "json", *args], catch_exceptions=False
         )
@@ -497,7 +497,7 @@ def test_lone_surrogates_from_json_escapes_are_replaced(tmp_path: Path) -> None:
     vmi = json.dumps(_vmi()).replace('"name": "g"', '"name": "g\\ud800"').replace('"uid": "u1"', '"uid": "u\\udfff"')
     (tmp_path / "vmi.json").write_text(vmi)
     inv = snapshot.load([str(tmp_path)])
-    assert Index(inv).vmis[("ns", "vm")]["metadata"]["uid"] == "u\ufffd"
+    assert Index(inv).vmis[("ns", "vm")].meta.uid == "u\ufffd"
     run = cli("describe", "-A", "-o", "json", "--snapshot", str(tmp_path))
     assert run.code == 0 and "g\ufffd" in run.out
 

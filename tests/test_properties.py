@@ -315,9 +315,11 @@ def test_mutated_objects_never_crash(name: str, data: st.DataObject, extra: tupl
 
 
 def _keys(inv: Inventory) -> set[tuple[str, str]]:
-    from kubectl_vmgpu.index import key
+    from kubectl_vmgpu.build import meta
 
-    return {key(o) for kind in ("VirtualMachineInstance", "VirtualMachine") for o in inv.of(kind)}
+    return {
+        (m.namespace, m.name) for kind in ("VirtualMachineInstance", "VirtualMachine") for m in map(meta, inv.of(kind))
+    }
 
 
 @_settings("evidence")

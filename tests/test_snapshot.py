@@ -6,7 +6,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from kubectl_vmgpu.chain import find_request
+from kubectl_vmgpu.build import claim_spec
 from kubectl_vmgpu.sources import snapshot
 from tests.helpers import exe
 
@@ -42,7 +42,7 @@ def test_v1beta1_is_normalized_to_v1(tmp_path: Path) -> None:
     inv = snapshot.load([str(tmp_path)])
     claim = inv.of("ResourceClaim")[0]
     assert claim["apiVersion"] == "resource.k8s.io/v1"
-    request = find_request(claim["spec"], "gpu")
+    request = claim_spec(claim["spec"]).find("gpu")
     assert request is not None and request.device_class == "vfio.gpu.nvidia.com"
     device = inv.of("ResourceSlice")[0]["spec"]["devices"][0]
     assert device["attributes"]["type"]["string"] == "vfio" and "basic" not in device

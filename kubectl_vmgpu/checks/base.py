@@ -1,14 +1,19 @@
-"""What a check is, what it yields, and the context it reads."""
+"""What a check is, what it yields, and the context it reads (typed views only)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..chain import Chain, VmiView
-from ..index import Index, meta
-from ..model import Obj, Ref, Severity
+from ..chain import Chain, LinkName, VmiView
+from ..index import Index
+from ..model import Ref, Severity
+
+if TYPE_CHECKING:
+    from ..allocation import Explanation
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 
 @dataclass(frozen=True)
@@ -18,27 +23,27 @@ class Hit:
     subject: Ref
     message: str
     fix: str
-    link: str
+    link: LinkName | None  # None: the cluster, not one link of a chain
     gpu: str | None = None
     severity: Severity | None = None  # None: the check's own severity
 
 
 @dataclass(frozen=True)
 class Context:
-    """Everything a check may read: the indexed inventory and how evidence was gathered."""
+    """Everything a check may read: the typed index and how evidence was gathered."""
 
     idx: Index
     exec_disabled: bool = False  # --no-exec
-    explanations: Mapping[tuple[str, str, str], Any] = field(default_factory=dict)  # allocation.Explanation
+    explanations: Mapping[tuple[str, str, str], Explanation] = field(default_factory=dict)
 
 
 VmiRun = Callable[[Context, VmiView], Iterable[Hit]]
 ClusterRun = Callable[[Context], Iterable[Hit]]
 
 
-@dataclass(frozen=True)
-class Check:
-    """A registered check: stable id and name (the breaks.md slug), docs, and its function."""
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """A registered check: stable id and name (the breaks.md slug), its docs, and the versions it applies to."""
 
     id: str
     name: str
@@ -47,15 +52,24 @@ class Check:
     summary: str
     explanation: str
     fix: str
-    vmi_run: VmiRun | None = None
-    cluster_run: ClusterRun | None = None
+    versions: str = "all supported (KubeVirt v1.6-v1.9)"
 
 
-def ref(obj: Obj | None, kind: str | None = None, fallback: tuple[str | None, str] = (None, "?")) -> Ref:
-    """A Ref for an object, or a fallback (namespace, name) when it does not exist."""
-    if obj:
-        return Ref(kind or str(obj.get("kind")), meta(obj, "namespace") or None, meta(obj, "name"))
-    return Ref(kind or "?", fallback[0], fallback[1])
+@dataclass(frozen=True, kw_only=True)
+class VmiCheck(_Declared):
+    """A check run once per VMI (or stopped VM) view."""
+
+    run: VmiRun
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterCheck(_Declared):
+    """A check run once per report, on the cluster as a whole."""
+
+    run: ClusterRun
+
+
+Check = VmiCheck | ClusterCheck
 
 
 def owner_ref(view: VmiView) -> Ref:
@@ -65,15 +79,28 @@ def owner_ref(view: VmiView) -> Ref:
 
 
 def gpu_label(chain: Chain) -> str:
-    return f"{'GPU' if chain.gpu.kind == 'gpu' else 'host device'} {chain.gpu.name!r}"
+    return chain.gpu.label
 
 
 def spec_path(view: VmiView, chain: Chain) -> str:
     """Where users edit the device: on the VM template, or the VMI when it has no VM."""
     prefix = "spec.template.spec" if view.vm else "spec"
-    field = "gpus" if chain.gpu.kind == "gpu" else "hostDevices"
-    return f"{prefix}.domain.devices.{field}"
+    field_name = "gpus" if chain.gpu.kind == "gpu" else "hostDevices"
+    return f"{prefix}.domain.devices.{field_name}"
 
 
 def claims_path(view: VmiView) -> str:
     return ("spec.template.spec" if view.vm else "spec") + ".resourceClaims"
+
+
+def pod_ref(view: VmiView) -> Ref:
+    return Ref("Pod", view.namespace, view.pod.meta.name if view.pod else "?")
+
+
+def claim_holder(chain: Chain) -> Ref:
+    """What users edit to change requests: the template for template claims, else the claim."""
+    if chain.template is not None:
+        return chain.template.meta.ref
+    if chain.claim is not None:
+        return chain.claim.meta.ref
+    return Ref("ResourceClaim", None, "?")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Chain, VmiView, tolerates
-from ..evidence import PCI_ATTR
-from ..index import dig, items, meta
+from ..chain import Chain, Device, LinkName, VmiView
 from ..model import Ref, Severity
-from .base import Context, Hit, gpu_label
+from ..views import PCI_ATTR, Claim, Slice, tolerates
+from .base import Context, E, Hit, VmiCheck, W, gpu_label
 
 PCI_FORMAT = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
@@ -18,22 +17,27 @@ def _slices_known(ctx: Context) -> bool:
     return ctx.idx.inv.knows("ResourceSlice", "resourceslices.resource.k8s.io")
 
 
+def _pool(ctx: Context, driver: str, pool: str) -> list[Slice]:
+    return ctx.idx.pool_slices(driver, pool)
+
+
 def _device_ref(chain: Chain) -> Ref:
     res = chain.results[0]
-    name = chain.device.slice_name if chain.device else f"{res.driver}/{res.pool}"
+    name = chain.device.slice.name if chain.device else f"{res.driver}/{res.pool}"
     return Ref("ResourceSlice", None, name)
 
 
 def device_not_published(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """An allocated device that no current-generation ResourceSlice of its pool lists."""
     if not _slices_known(ctx):
         return
     for chain in view.chains:
         for res in chain.results:
-            found = ctx.idx.devices.get((res.driver, res.pool, res.device))
-            current = found and ctx.idx.is_current(found[0][0])
-            if current:
+            key = (res.driver, res.pool, res.device)
+            found = ctx.idx.published(key)
+            if found and ctx.idx.is_current(found[0][0]):
                 continue
-            gen = ctx.idx.current_generation(res.driver, res.pool)
+            gen = max((sl.generation for sl in _pool(ctx, res.driver, res.pool)), default=None)
             why = (
                 f"only in an old generation of pool {res.pool} (current: {gen})"
                 if found
@@ -45,12 +49,29 @@ def device_not_published(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 "the device was removed, or it was re-published under another name",
                 "restart the VM once the driver has re-published its devices (`kubectl get resourceslices "
                 f"--field-selector spec.driver={res.driver}`)",
-                "device",
+                LinkName.DEVICE,
                 gpu=chain.gpu.name,
             )
 
 
+def _pool_problems(ctx: Context, driver: str, pool: str) -> list[str]:
+    """What is unfinished in a pool: missing current slices, leftover old generations."""
+    slices = _pool(ctx, driver, pool)
+    current = [s for s in slices if ctx.idx.is_current(s)]
+    if not current:
+        return []
+    expected = max(s.slice_count for s in current)
+    stale = len(slices) - len(current)
+    parts = []
+    if len(current) < expected:
+        parts.append(f"{len(current)} of {expected} slices of the current generation are published")
+    if stale:
+        parts.append(f"{stale} slice(s) of older generations are still present")
+    return parts
+
+
 def pool_incomplete(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """An allocated device's pool with fewer current slices than resourceSliceCount, or old generations left."""
     if not _slices_known(ctx):
         return
     seen = set()
@@ -59,45 +80,37 @@ def pool_incomplete(ctx: Context, view: VmiView) -> Iterator[Hit]:
             if (res.driver, res.pool) in seen:
                 continue
             seen.add((res.driver, res.pool))
-            slices = ctx.idx.slices_by_pool.get((res.driver, res.pool), [])
-            current = [s for s in slices if ctx.idx.is_current(s)]
-            if not current:
+            parts = _pool_problems(ctx, res.driver, res.pool)
+            if not parts:
                 continue
-            expected = max(int(dig(s, "spec", "pool", "resourceSliceCount", default=1) or 1) for s in current)
-            stale = len(slices) - len(current)
-            if len(current) >= expected and not stale:
-                continue
-            parts = []
-            if len(current) < expected:
-                parts.append(f"{len(current)} of {expected} slices of the current generation are published")
-            if stale:
-                parts.append(f"{stale} slice(s) of older generations are still present")
             yield Hit(
                 Ref("ResourceSlice", None, f"{res.driver}/{res.pool}"),
                 f"pool {res.pool} of driver {res.driver} is being re-published: {'; '.join(parts)}",
                 "wait for the driver to finish publishing; if it stays so, check the driver's kubelet plugin "
                 "on that node",
-                "device",
+                LinkName.DEVICE,
                 gpu=chain.gpu.name,
             )
 
 
 def pci_address_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """An allocated device with neither a pciBusID nor an mdevUUID attribute."""
     for chain in view.chains:
         dev = chain.device
-        if dev is not None and not dev.pci and not dev.mdev:
+        if dev is not None and not dev.pci and not dev.device.mdev:
             yield Hit(
                 _device_ref(chain),
-                f"device {dev.name} ({dev.driver}, type {dev.type or '?'}) has neither {PCI_ATTR} nor mdevUUID: "
-                f"KubeVirt cannot build a hostdev for {gpu_label(chain)}",
+                f"device {dev.name} ({dev.driver}, type {dev.device.type or '?'}) has neither {PCI_ATTR} nor "
+                f"mdevUUID: KubeVirt cannot build a hostdev for {gpu_label(chain)}",
                 "use a driver version that publishes resource.kubernetes.io/pciBusID, and a passthrough device "
                 "class (vfio.gpu.nvidia.com)",
-                "device",
+                LinkName.DEVICE,
                 gpu=chain.gpu.name,
             )
 
 
 def pci_address_malformed(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """An allocated device whose pciBusID is not a lowercase DDDD:BB:SS.F address."""
     for chain in view.chains:
         dev = chain.device
         if dev is not None and dev.pci and not PCI_FORMAT.match(dev.pci):
@@ -106,57 +119,125 @@ def pci_address_malformed(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 f"device {dev.name} publishes {PCI_ATTR} {dev.pci!r}, not a lowercase DDDD:BB:SS.F address: "
                 "KubeVirt cannot use it",
                 "report it to the driver's maintainers and upgrade the driver",
-                "device",
+                LinkName.DEVICE,
                 gpu=chain.gpu.name,
             )
 
 
 def device_tainted(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A device taint neither the allocation result nor the request tolerates (NoExecute: an error)."""
     for chain in view.chains:
         dev = chain.device
         if dev is None:
             continue
         tolerations = chain.results[0].tolerations + (chain.request.tolerations if chain.request else ())
-        for taint in dev.taints:
+        for taint in dev.device.taints:
             if tolerates(taint, tolerations):
                 continue
-            effect = str(taint.get("effect") or "None")
-            value = f"={taint.get('value')}" if taint.get("value") else ""
+            no_execute = taint.effect == "NoExecute"
             yield Hit(
                 _device_ref(chain),
-                f"device {dev.name} of {gpu_label(chain)} carries taint {taint.get('key')}{value}:{effect} that "
-                "the allocation does not tolerate" + (": NoExecute evicts the pod" if effect == "NoExecute" else ""),
+                f"device {dev.name} of {gpu_label(chain)} carries taint {taint} that "
+                "the allocation does not tolerate" + (": NoExecute evicts the pod" if no_execute else ""),
                 "fix the device (see the driver's health status) or add a matching toleration to the request",
-                "device",
+                LinkName.DEVICE,
                 gpu=chain.gpu.name,
-                severity=Severity.ERROR if effect == "NoExecute" else None,
+                severity=Severity.ERROR if no_execute else None,
             )
 
 
+def _twins(ctx: Context, dev: Device, own: str) -> Iterator[tuple[str, Claim]]:
+    """Other devices of the pool's current slices with the same PCI address, and a claim holding each."""
+    for sl in _pool(ctx, dev.driver, dev.pool):
+        if not ctx.idx.is_current(sl):
+            continue
+        for other in sl.devices:
+            if other.name == dev.name or other.pci != dev.pci:
+                continue
+            key = (dev.driver, dev.pool, other.name)
+            claims = ctx.idx.holders(key)
+            holders = [c for c in claims if c.meta.uid != own]
+            if holders:
+                yield other.name, holders[0]
+
+
 def device_double_allocated(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """The allocated device and another allocated device of the same pool share one pciBusID."""
     for chain in view.chains:
         dev = chain.device
         if dev is None or not dev.pci:
             continue
-        own = meta(chain.claim, "uid") if chain.claim else ""
-        for sl in ctx.idx.slices_by_pool.get((dev.driver, dev.pool), []):
-            if not ctx.idx.is_current(sl):
-                continue
-            for other in items(sl, "spec", "devices"):
-                name = str(other.get("name"))
-                if name == dev.name or dig(other, "attributes", PCI_ATTR, "string") != dev.pci:
-                    continue
-                holders = [
-                    c for c in ctx.idx.allocations.get((dev.driver, dev.pool, name), []) if meta(c, "uid") != own
-                ]
-                if holders:
-                    held = holders[0]
-                    yield Hit(
-                        _device_ref(chain),
-                        f"{dev.name} ({gpu_label(chain)}) and {name}, held by claim "
-                        f"{meta(held, 'namespace')}/{meta(held, 'name')}, are the same GPU {dev.pci}",
-                        f"delete one consumer: the workload that owns claim {meta(held, 'namespace')}/"
-                        f"{meta(held, 'name')}, or this VM",
-                        "device",
-                        gpu=chain.gpu.name,
-                    )
+        own = chain.claim.meta.uid if chain.claim else ""
+        for name, held in _twins(ctx, dev, own):
+            yield Hit(
+                _device_ref(chain),
+                f"{dev.name} ({gpu_label(chain)}) and {name}, held by claim "
+                f"{held.meta.namespace}/{held.meta.name}, are the same GPU {dev.pci}",
+                f"delete one consumer: the workload that owns claim {held.meta.namespace}/{held.meta.name}, or this VM",
+                LinkName.DEVICE,
+                gpu=chain.gpu.name,
+            )
+
+
+CHECKS = (
+    VmiCheck(
+        id="VG401",
+        name="device-not-published",
+        severity=E,
+        stage="device",
+        summary="the allocated device is in no current ResourceSlice",
+        explanation="The driver restarted, the device was removed, or the pool generation moved on.",
+        fix="Restart the VM after the driver republishes.",
+        run=device_not_published,
+    ),
+    VmiCheck(
+        id="VG402",
+        name="pool-incomplete",
+        severity=W,
+        stage="device",
+        summary="the device's pool is still being published",
+        explanation="Fewer current slices than resourceSliceCount, or older generations still present.",
+        fix="Wait; check the driver.",
+        run=pool_incomplete,
+    ),
+    VmiCheck(
+        id="VG403",
+        name="pci-address-missing",
+        severity=E,
+        stage="device",
+        summary="the device has no pciBusID (nor mdevUUID)",
+        explanation="KubeVirt cannot build a hostdev without an address.",
+        fix="Use a driver that publishes it / a passthrough device.",
+        run=pci_address_missing,
+    ),
+    VmiCheck(
+        id="VG404",
+        name="pci-address-malformed",
+        severity=E,
+        stage="device",
+        summary="the pciBusID is not lowercase DDDD:BB:SS.F",
+        explanation="KubeVirt parses the extended BDF form only.",
+        fix="Driver bug: upgrade the driver.",
+        run=pci_address_malformed,
+    ),
+    VmiCheck(
+        id="VG405",
+        name="device-tainted",
+        severity=W,
+        stage="device",
+        summary="the device carries a taint the allocation does not tolerate",
+        explanation="Warning; a NoExecute taint is an error (the pod is evicted).",
+        fix="Fix the device or tolerate.",
+        run=device_tainted,
+    ),
+    VmiCheck(
+        id="VG406",
+        name="device-double-allocated",
+        severity=E,
+        stage="device",
+        summary="two allocated devices share one pciBusID",
+        explanation="A GPU's gpu-N and gpu-vfio-N twins are one device; both allocated is a conflict.",
+        fix="Delete one consumer.",
+        run=device_double_allocated,
+    ),
+)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Chain, VmiView, reads_metadata
-from ..index import dig, meta
+from ..chain import Evidence, LinkName, VmiView
+from ..links import addresses
 from ..model import Ref
-from .base import Context, Hit, gpu_label
-from .vmi import is_vfio
+from ..views import LauncherPod
+from .base import Context, E, Hit, I, VmiCheck, gpu_label, pod_ref
+from .vfio import is_vfio
 
 # virt-launcher and libvirt texts that tie a SyncFailed event to DRA devices (chain.md 6, 7; breaks.md).
 SYNC_PATTERNS = re.compile(
@@ -24,33 +25,27 @@ SYNC_PATTERNS = re.compile(
 NO_DOMAIN = "failed to get domain"
 
 
-def _pod(view: VmiView) -> Ref:
-    return Ref("Pod", view.namespace, meta(view.pod, "name") if view.pod else "?")
-
-
-def _running(view: VmiView) -> bool:
-    return view.pod is not None and dig(view.pod, "status", "phase") == "Running"
-
-
 def metadata_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """no *-metadata.json for the (claim, request) in the folder this KubeVirt version reads."""
     for chain in view.chains:
         evd = chain.evidence
         if evd.metadata_dir is None or evd.metadata_files or evd.metadata_error:
             continue
         elsewhere = f"; metadata found elsewhere: {', '.join(evd.metadata_other)}" if evd.metadata_other else ""
         yield Hit(
-            _pod(view),
+            pod_ref(view),
             f"no *-metadata.json in {evd.metadata_dir}/ for {gpu_label(chain)}: virt-launcher cannot tell which "
             f'device to attach (`failed to read metadata for claim "{chain.gpu.claim_name}" request '
             f'"{chain.gpu.request_name}": no files matching ...`){elsewhere}',
             "enable the driver's DeviceMetadata feature gate (needs PassthroughSupport and Kubernetes 1.36+ "
             "with the DRA device metadata feature), then restart the VM",
-            "metadata",
+            LinkName.METADATA,
             gpu=chain.gpu.name,
         )
 
 
 def metadata_unreadable(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A metadata file KubeVirt cannot use: several files, a parse error, or not exactly one device for the request."""
     for chain in view.chains:
         evd = chain.evidence
         if evd.metadata_dir is None:
@@ -67,16 +62,17 @@ def metadata_unreadable(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
         if problem:
             yield Hit(
-                _pod(view),
+                pod_ref(view),
                 f"the DRA metadata of {gpu_label(chain)} cannot be used: {problem}",
                 "align the driver and KubeVirt versions (KubeVirt reads metadata.resource.k8s.io/v1alpha1, one "
                 "file and one device per claim request)",
-                "metadata",
+                LinkName.METADATA,
                 gpu=chain.gpu.name,
             )
 
 
 def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """The slice, deviceStatus, metadata file and domain XML disagree on the pciBusID or mdevUUID."""
     for chain in view.chains:
         for attr, seen in addresses(chain).items():
             if len({v.lower() for v in seen.values()}) > 1:
@@ -87,51 +83,32 @@ def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
                     "than the one allocated",
                     "restart the VM so the launcher is rebuilt from the current allocation; if the slice is "
                     "wrong, restart the driver's kubelet plugin on that node",
-                    "domain",
+                    LinkName.DOMAIN,
                     gpu=chain.gpu.name,
                 )
 
 
-def addresses(chain: Chain) -> dict[str, dict[str, str]]:
-    """The device's pciBusID and mdevUUID as each source shows it."""
-    evd = chain.evidence
-    found: dict[str, dict[str, str]] = {"pciBusID": {}, "mdevUUID": {}}
-    sources: list[tuple[str, str | None, str | None]] = []
-    if chain.device is not None:
-        sources.append(("ResourceSlice", chain.device.pci, chain.device.mdev))
-    if evd.status_present:
-        sources.append(("VMI deviceStatus", evd.status_pci, evd.status_mdev))
-    if len(evd.metadata_devices) == 1:
-        sources.append(("metadata", evd.metadata_devices[0].pci, evd.metadata_devices[0].mdev))
-    if evd.hostdev is not None:
-        sources.append(("domain XML", evd.hostdev.pci, evd.hostdev.mdev))
-    for source, pci, mdev in sources:
-        if pci:
-            found["pciBusID"][source] = pci
-        if mdev:
-            found["mdevUUID"][source] = mdev
-    return found
-
-
 def api_device_absent(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A VFIO GPU whose compute container has /dev/vfio groups but no /dev/vfio/vfio."""
     for chain in view.chains:
         vfio = chain.evidence.vfio
         if vfio is None or not is_vfio(chain) or "vfio" in vfio:
             continue
         groups = [n for n in vfio if n.isdigit()]
         yield Hit(
-            _pod(view),
+            pod_ref(view),
             f"/dev/vfio in the compute container holds {', '.join(groups) or 'nothing'} but no /dev/vfio/vfio: "
             "libvirt cannot open the VFIO container (`unsupported configuration: host doesn't support "
             "passthrough of host PCI devices`)",
             "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig (see api-device-not-enabled), "
             "then restart the VM",
-            "vfio",
+            LinkName.VFIO,
             gpu=chain.gpu.name,
         )
 
 
 def hostdev_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A running VMI's domain XML without the GPU's `ua-dra-gpu-<name>` hostdev."""
     if view.phase != "Running":
         return
     for chain in view.chains:
@@ -145,33 +122,32 @@ def hostdev_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
             "the guest does not see the device",
             f"see the VMI's SyncFailed events (`kubectl get events -n {view.namespace} --field-selector "
             f"involvedObject.name={view.name}`) and restart the VM after fixing their cause",
-            "domain",
+            LinkName.DOMAIN,
             gpu=chain.gpu.name,
         )
 
 
 def launcher_sync_failed(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """Warning SyncFailed events on the VMI whose text ties them to DRA devices (the last one quoted)."""
     if view.vmi is None:
         return
     events = [
         e
-        for e in ctx.idx.events(view.vmi)
-        if e.get("reason") == "SyncFailed"
-        and e.get("type") == "Warning"
-        and SYNC_PATTERNS.search(str(e.get("message")))
+        for e in ctx.idx.events(view.vmi.meta)
+        if e.reason == "SyncFailed" and e.type == "Warning" and SYNC_PATTERNS.search(e.message)
     ]
     if events:
         last = events[-1]
-        count = sum(int(e.get("count") or 1) for e in events)
         yield Hit(
             Ref("VirtualMachineInstance", view.namespace, view.name),
-            f"virt-handler reports SyncFailed ({count}x): {last.get('message')}",
-            _sync_fix(str(last.get("message"))),
-            "domain",
+            f"virt-handler reports SyncFailed ({sum(e.count for e in events)}x): {last.message}",
+            _sync_fix(last.message),
+            LinkName.DOMAIN,
         )
 
 
 def _sync_fix(message: str) -> str:
+    """The fix for what a SyncFailed message names."""
     text = message.lower()
     if "passthrough of host pci" in text or "vfio pci device assignment" in text:
         return "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig so /dev/vfio/vfio is injected"
@@ -187,47 +163,136 @@ def _sync_fix(message: str) -> str:
 
 
 def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    if view.vmi is None or view.phase in ("Succeeded", "Failed") or not view.chains:
+    """What could not be read inside a live VMI's launcher (pod not running, --no-exec, exec refused, ...)."""
+    pod = view.pod
+    if view.vmi is None or view.phase in ("Succeeded", "Failed") or not view.chains or pod is None:
         return
-    if view.pod is None:
-        return
-    pod_name = meta(view.pod, "name")
-    if not _running(view):
-        gaps = {"launcher evidence": f"pod {pod_name} is {dig(view.pod, 'status', 'phase') or 'not running'}"}
-    elif ctx.exec_disabled and view.pod_evidence is None:
-        gaps = {"metadata files, /dev/vfio and domain XML": "--no-exec"}
-    elif view.pod_evidence is None:
-        gaps = {"metadata files, /dev/vfio and domain XML": "no launcher evidence in the snapshot"}
-    else:
-        pe = view.pod_evidence
-        gaps = {}
-        needs_metadata = reads_metadata(ctx.idx.kubevirt_version)
-        if needs_metadata and pe.metadata_files is None:
-            gaps["metadata files"] = pe.unavailable.get("metadata", "not collected")
-        if pe.vfio_listing is None:
-            gaps["/dev/vfio"] = pe.unavailable.get("vfio", "not collected")
-        if pe.domain_xml is None:
-            reason = pe.unavailable.get("domain", "not collected")
-            if view.phase == "Running" or NO_DOMAIN not in reason:  # before Running there may be no domain yet
-                gaps["domain XML"] = reason
-        elif view.chains[0].evidence.domain_error:
-            gaps["domain XML"] = view.chains[0].evidence.domain_error or ""
-        for chain in view.chains:
-            if chain.evidence.metadata_error and not chain.evidence.metadata_files:
-                gaps["metadata files"] = chain.evidence.metadata_error
+    gaps = _gaps(ctx, view, pod)
     if gaps:
         by_reason: dict[str, list[str]] = {}
         for piece, reason in gaps.items():
             by_reason.setdefault(reason, []).append(piece)
         what = "; ".join(f"{_and(pieces)}: {reason}" for reason, pieces in by_reason.items())
         yield Hit(
-            Ref("Pod", view.namespace, pod_name),
+            Ref("Pod", view.namespace, pod.meta.name),
             f"not checked inside the launcher ({what})",
             "grant get on pods/exec in this namespace, or run `kubectl vmgpu collect` where it is allowed and "
             "use --snapshot",
-            "metadata",
+            LinkName.METADATA,
         )
+
+
+def _gaps(ctx: Context, view: VmiView, pod: LauncherPod) -> dict[str, str]:
+    """Each piece of launcher evidence that is missing, and why."""
+    if not pod.running:
+        return {"launcher evidence": f"pod {pod.meta.name} is {pod.phase or 'not running'}"}
+    pe = view.pod_evidence
+    if pe is None:
+        reason = "--no-exec" if ctx.exec_disabled else "no launcher evidence in the snapshot"
+        return {"metadata files, /dev/vfio and domain XML": reason}
+    # Why a piece was not collected: chain.link copies the pod's `unavailable` reasons into every linked chain.
+    why = _linked(view)
+    gaps = {}
+    if view.kubevirt.reads_metadata_from() == "metadata" and pe.metadata_files is None:
+        gaps["metadata files"] = why.metadata_error or "not collected"
+    if pe.vfio_listing is None:
+        gaps["/dev/vfio"] = why.vfio_error or "not collected"
+    if pe.domain_xml is None:
+        reason = why.domain_error or "not collected"
+        if view.phase == "Running" or NO_DOMAIN not in reason:  # before Running there may be no domain yet
+            gaps["domain XML"] = reason
+    elif view.chains[0].evidence.domain_error:
+        gaps["domain XML"] = view.chains[0].evidence.domain_error or ""
+    for chain in view.chains:
+        if chain.evidence.metadata_error and not chain.evidence.metadata_files:
+            gaps["metadata files"] = chain.evidence.metadata_error
+    return gaps
+
+
+def _linked(view: VmiView) -> Evidence:
+    """The evidence of the first chain that reached its claim source (a chain without one reads no evidence)."""
+    return next((c.evidence for c in view.chains if c.source is not None), Evidence())
 
 
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+_METADATA_VERSIONS = "KubeVirt v1.8+ (v1.6/v1.7 take the address from VMI deviceStatus)"
+
+CHECKS = (
+    VmiCheck(
+        id="VG501",
+        name="metadata-missing",
+        severity=E,
+        stage="launcher",
+        summary="no DRA metadata file where KubeVirt reads it",
+        explanation="virt-launcher reads the device's pciBusID/mdevUUID from the KEP-5304 metadata file.",
+        fix="Enable the driver's DeviceMetadata gate.",
+        versions=_METADATA_VERSIONS,
+        run=metadata_missing,
+    ),
+    VmiCheck(
+        id="VG502",
+        name="metadata-unreadable",
+        severity=E,
+        stage="launcher",
+        summary="the metadata file cannot be used",
+        explanation=(
+            "No metadata.resource.k8s.io/v1alpha1 object, several files, or not exactly one device per request."
+        ),
+        fix="Align driver and KubeVirt versions.",
+        versions=_METADATA_VERSIONS,
+        run=metadata_unreadable,
+    ),
+    VmiCheck(
+        id="VG503",
+        name="pci-mismatch",
+        severity=E,
+        stage="launcher",
+        summary="sources disagree on the device address",
+        explanation="The pciBusID differs between the slice, metadata file, domain XML or VMI deviceStatus.",
+        fix="Restart the VM; check the driver's slice.",
+        run=pci_mismatch,
+    ),
+    VmiCheck(
+        id="VG504",
+        name="api-device-absent",
+        severity=E,
+        stage="launcher",
+        summary="/dev/vfio/vfio is missing in the compute container",
+        explanation="libvirt needs the VFIO API device to assign a PCI device.",
+        fix="enableAPIDevice.",
+        run=api_device_absent,
+    ),
+    VmiCheck(
+        id="VG505",
+        name="hostdev-missing",
+        severity=E,
+        stage="launcher",
+        summary="the domain XML has no hostdev for the GPU",
+        explanation="The running domain lacks the ua-dra-gpu-<name> hostdev.",
+        fix="See the VMI SyncFailed events.",
+        run=hostdev_missing,
+    ),
+    VmiCheck(
+        id="VG506",
+        name="launcher-sync-failed",
+        severity=E,
+        stage="launcher",
+        summary="virt-handler reports DRA SyncFailed events",
+        explanation="virt-launcher could not build the domain for a DRA device and retries forever.",
+        fix="Message-specific.",
+        run=launcher_sync_failed,
+    ),
+    VmiCheck(
+        id="VG507",
+        name="evidence-unavailable",
+        severity=I,
+        stage="launcher",
+        summary="launcher evidence could not be read",
+        explanation="exec not permitted, pod not running, tool missing, --no-exec, or not in the snapshot.",
+        fix="Grant pods/exec or collect a snapshot.",
+        run=evidence_unavailable,
+    ),
+)

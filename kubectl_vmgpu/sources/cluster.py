@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 from .. import execs
 from ..evidence import EvidenceError, split_head_output
-from ..index import Index, dig, meta
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence, Scope
 from ..normalize import add_objects
 from . import kubeconfig
@@ -158,7 +157,8 @@ class Api:
                     item.setdefault("apiVersion", page.get("apiVersion"))
                     item.setdefault("kind", kind)
                     out.append(item)
-            token = dig(page, "metadata", "continue")
+            listed = page.get("metadata")
+            token = listed.get("continue") if isinstance(listed, dict) else None
             if not token:
                 return out
             token = str(token)
@@ -338,7 +338,9 @@ def _exit_code(status: str) -> int | None:
         return None
     if doc.get("status") == "Success":
         return 0
-    for cause in dig(doc, "details", "causes", default=[]) or []:
+    details = doc.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    for cause in causes if isinstance(causes, list) else []:
         if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
             with contextlib.suppress(TypeError, ValueError):
                 return int(str(cause.get("message")))
@@ -482,65 +484,63 @@ def _read_all(
     add_objects(inv, objects)
 
 
-def _nodes(inv: Inventory, namespace: str | None, name: str | None) -> set[str]:
-    """Nodes a named VMI's chains touch: where it runs and where its claims are allocated."""
-    from ..chain import link
+class Reader:
+    """One cluster connection: `read` the scope, then (a second phase the caller runs after linking) the
+    slices of the nodes a named VMI touches and the evidence of the launchers it chose.
 
-    nodes = set()
-    for view in link(Index(inv), namespace, name):
-        nodes |= {view.node} | {c.alloc_node for c in view.chains}
-    return {n for n in nodes if n}
-
-
-def load(scope: Scope) -> tuple[Inventory, str | None]:
-    """Read the scope from the cluster, then the evidence of every running launcher pod in it.
-
-    -A and -n make the same calls however many VMIs exist; a named VMI reads only the
-    ResourceSlices of the nodes its chains touch (all of them while it is unscheduled).
+    -A and -n make the same calls however many VMIs exist; a named VMI reads only the ResourceSlices of
+    the nodes its chains touch (all of them while it is unscheduled).
     """
-    api = Api(scope)
-    namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
-    inv = Inventory(origin=f"cluster {api.host}")
-    unavailable: dict[str, str] = {}
-    pool = ThreadPoolExecutor(MAX_IN_FLIGHT)
-    try:
-        facts = _discover(api, pool)
-        reads = plan(dict(facts.groups or {}), scope, namespace)
-        targeted = bool(scope.name and namespace)
-        slices = [r for r in reads if targeted and r.kind == "ResourceSlice"]
-        _read_all(api, pool, [r for r in reads if r not in slices], inv, unavailable)
-        if VMIS in unavailable:  # the subject of every report: without it there is nothing to say
-            raise SourceError(f"cannot read {VMIS}: {unavailable[VMIS]}")
-        if slices:
-            nodes = sorted(_nodes(inv, namespace, scope.name))
-            per_node = [replace(slices[0], query={"fieldSelector": f"spec.nodeName={n}"}) for n in nodes]
-            _read_all(api, pool, per_node or slices, inv, unavailable)
-        inv.cluster = ClusterFacts(facts.server_version, facts.groups, unavailable)
-        if not scope.no_exec:
-            inv.evidence.update(collect_evidence(api, inv, pool, namespace, scope.name))
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: do not wait for requests in flight
-        raise
-    pool.shutdown()
-    return inv, namespace
 
+    def __init__(self, scope: Scope) -> None:
+        self.api = Api(scope)
+        self.scope = scope
+        self.namespace = None if scope.all_namespaces else (scope.namespace or self.api.namespace)
+        self.pool = ThreadPoolExecutor(MAX_IN_FLIGHT)
+        self.needs_nodes = False
+        self._slices: list[Read] = []
+        self._unavailable: dict[str, str] = {}
 
-def launcher_targets(inv: Inventory, namespace: str | None, name: str | None) -> list[tuple[str, str, str]]:
-    """(namespace, pod, vmi) of every running launcher pod of an in-scope VMI with DRA devices."""
-    from ..chain import link
+    def __enter__(self) -> Reader:
+        return self
 
-    targets = []
-    for view in link(Index(inv), namespace, name):
-        if view.pod is not None and dig(view.pod, "status", "phase") == "Running":
-            targets.append((view.namespace, meta(view.pod, "name"), view.name))
-    return targets
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.close(cancel=kind is not None)
+
+    def close(self, cancel: bool = False) -> None:
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)  # Ctrl-C: do not wait for requests in flight
+
+    def read(self) -> Inventory:
+        inv = Inventory(origin=f"cluster {self.api.host}")
+        try:
+            facts = _discover(self.api, self.pool)
+            reads = plan(dict(facts.groups or {}), self.scope, self.namespace)
+            targeted = bool(self.scope.name and self.namespace)
+            self._slices = [r for r in reads if targeted and r.kind == "ResourceSlice"]
+            self.needs_nodes = bool(self._slices)
+            _read_all(self.api, self.pool, [r for r in reads if r not in self._slices], inv, self._unavailable)
+            if VMIS in self._unavailable:  # the subject of every report: without it there is nothing to say
+                raise SourceError(f"cannot read {VMIS}: {self._unavailable[VMIS]}")
+            inv.cluster = ClusterFacts(facts.server_version, facts.groups, self._unavailable)
+        except BaseException:
+            self.close(cancel=True)
+            raise
+        return inv
+
+    def read_slices(self, inv: Inventory, nodes: set[str]) -> None:
+        """The ResourceSlices of these nodes (of every node when there are none)."""
+        per_node = [replace(self._slices[0], query={"fieldSelector": f"spec.nodeName={n}"}) for n in sorted(nodes)]
+        _read_all(self.api, self.pool, per_node or self._slices, inv, self._unavailable)
+
+    def read_evidence(self, inv: Inventory, targets: list[tuple[str, str, str]]) -> None:
+        """Run the fixed commands in each (namespace, pod, VMI) launcher."""
+        inv.evidence.update(collect_evidence(self.api, self.pool, targets))
 
 
 def collect_evidence(
-    api: Api, inv: Inventory, pool: ThreadPoolExecutor, namespace: str | None, name: str | None
+    api: Api, pool: ThreadPoolExecutor, targets: list[tuple[str, str, str]]
 ) -> dict[tuple[str, str], PodEvidence]:
     """Run the fixed commands in every target pod, all pods at once, bounded by the pool."""
-    targets = launcher_targets(inv, namespace, name)
     first = {
         t: (
             pool.submit(api.exec, t[0], t[1], execs.FIND_METADATA),

@@ -1,0 +1,169 @@
+"""VFIO config checks: the NVIDIA VfioDeviceConfig that applies to a passthrough request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..chain import Chain, LinkName, VmiView
+from ..views import OpaqueConfig
+from .base import Context, E, Hit, VmiCheck, claim_holder, gpu_label
+
+VFIO_KIND = "VfioDeviceConfig"
+BACKEND_POLICIES = ("LegacyOnly", "PreferIommuFD")
+VFIO_CLASS = "vfio.gpu.nvidia.com"
+NVIDIA_DRIVER = "gpu.nvidia.com"
+
+API_DEVICE_YAML = """config:
+- requests: [{request}]
+  opaque:
+    driver: gpu.nvidia.com
+    parameters:
+      apiVersion: resource.nvidia.com/v1beta1
+      kind: VfioDeviceConfig
+      iommu:
+        backendPolicy: LegacyOnly
+        enableAPIDevice: true"""
+
+
+def is_vfio(chain: Chain) -> bool:
+    """Whether the GPU is a VFIO passthrough request: the vfio class, or a `type: vfio` device."""
+    return chain.class_name == VFIO_CLASS or (chain.device is not None and chain.device.device.type == "vfio")
+
+
+def vfio_configs(chain: Chain) -> list[OpaqueConfig]:
+    """The chain's effective configs that are VfioDeviceConfigs."""
+    return [c for c in chain.configs if c.kind == VFIO_KIND]
+
+
+def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A VFIO request whose effective VfioDeviceConfig lacks iommu.enableAPIDevice: true (or that has none)."""
+    for chain in view.chains:
+        if not is_vfio(chain) or chain.request is None:
+            continue
+        configs = vfio_configs(chain)
+        if any(c.vfio is not None and c.vfio.enable_api_device is True for c in configs):
+            continue
+        if chain.evidence.vfio is not None and "vfio" in chain.evidence.vfio:
+            continue  # the driver injects /dev/vfio/vfio anyway (v25.12): works as is
+        found = "its VfioDeviceConfig lacks iommu.enableAPIDevice: true" if configs else "it has no VfioDeviceConfig"
+        holder = claim_holder(chain)
+        yield Hit(
+            holder,
+            f"{gpu_label(chain)} is a VFIO passthrough request but {found}: the driver will not inject "
+            "/dev/vfio/vfio and libvirt cannot assign the GPU",
+            f"add to spec{'.spec' if chain.template is not None else ''}.devices of {holder}:\n"
+            + API_DEVICE_YAML.format(request=chain.gpu.request_name)
+            + "\nthen delete and recreate the claim (restart the VM for a template claim)",
+            LinkName.CLAIM,
+            gpu=chain.gpu.name,
+        )
+
+
+def iommufd_unsupported(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A VfioDeviceConfig asking for backendPolicy PreferIommuFD on a KubeVirt older than v1.9."""
+    kv = view.kubevirt
+    if not kv.predates_iommufd():
+        return
+    for chain in view.chains:
+        for cfg in vfio_configs(chain):
+            if cfg.vfio is not None and cfg.vfio.iommufd:
+                yield Hit(
+                    claim_holder(chain),
+                    f"{gpu_label(chain)} asks for backendPolicy PreferIommuFD (config {cfg.source}), which KubeVirt "
+                    f"{kv.label} cannot use (iommufd needs KubeVirt v1.9 or newer)",
+                    f"set iommu.backendPolicy: LegacyOnly in the VfioDeviceConfig of {claim_holder(chain)}",
+                    LinkName.CLAIM,
+                    gpu=chain.gpu.name,
+                )
+                break
+
+
+def _config_problems(cfg: OpaqueConfig, request_names: set[str]) -> list[str]:
+    problems = []
+    vfio = cfg.vfio
+    assert vfio is not None
+    for name in vfio.unknown_fields:
+        # `iommu` itself is a known field: it is listed only when it is not an object
+        problems.append(
+            "iommu must be an object" if name == "iommu" else f'strict decoding error: unknown field "{name}"'
+        )
+    if vfio.policy_given and vfio.policy_raw not in BACKEND_POLICIES:
+        problems.append(
+            f"unknown IOMMU backend policy: {vfio.policy_raw}, supported IOMMU backend policies: "
+            + ", ".join(BACKEND_POLICIES)
+        )
+    if vfio.api_device_invalid is not None:
+        problems.append(f"iommu.enableAPIDevice must be true or false, not {vfio.api_device_invalid}")
+    if cfg.driver and cfg.driver != NVIDIA_DRIVER:
+        problems.append(f"a VfioDeviceConfig is addressed to driver {cfg.driver!r}, not {NVIDIA_DRIVER}")
+    for req in cfg.requests:
+        if req.partition("/")[0] not in request_names:
+            problems.append(f"config names request {req!r}, which the claim does not have")
+    return problems
+
+
+def vfio_config_invalid(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """A VfioDeviceConfig the driver refuses: unknown fields or policy, another driver or request, or several."""
+    seen: set[tuple[str, str]] = set()
+    for chain in view.chains:
+        names = {r.name for r in chain.claim_spec.requests} if chain.claim_spec else set()
+        configs = vfio_configs(chain)
+        problems = [p for cfg in configs for p in _config_problems(cfg, names)]
+        if len({(c.source, str(c.requests)) for c in configs}) > 1:
+            problems.append(
+                f"{len(configs)} VfioDeviceConfigs apply to request {chain.gpu.request_name!r}; "
+                "the driver accepts one VFIO config group per claim"
+            )
+        holder = claim_holder(chain)
+        if not problems or (holder.name, chain.gpu.request_name) in seen:
+            continue
+        seen.add((holder.name, chain.gpu.request_name))
+        yield Hit(
+            holder,
+            f"the VfioDeviceConfig for {gpu_label(chain)} is invalid; the driver fails NodePrepareResources: "
+            + "; ".join(problems),
+            f"fix the opaque config in {holder} (allowed: iommu.backendPolicy LegacyOnly|PreferIommuFD, "
+            "iommu.enableAPIDevice true|false), then recreate the claim",
+            LinkName.CLAIM,
+            gpu=chain.gpu.name,
+        )
+
+
+CHECKS = (
+    VmiCheck(
+        id="VG208",
+        name="api-device-not-enabled",
+        severity=E,
+        stage="vmi",
+        summary="VfioDeviceConfig lacks iommu.enableAPIDevice: true",
+        explanation="Without it the NVIDIA driver (v0.4+) does not inject /dev/vfio/vfio, which libvirt needs.",
+        fix="Add the opaque VfioDeviceConfig with enableAPIDevice: true.",
+        versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver v0.4+",
+        run=api_device_not_enabled,
+    ),
+    VmiCheck(
+        id="VG209",
+        name="iommufd-unsupported",
+        severity=E,
+        stage="vmi",
+        summary="backendPolicy PreferIommuFD with KubeVirt < v1.9",
+        explanation="KubeVirt cannot use the iommufd backend before v1.9.",
+        fix="Use LegacyOnly.",
+        versions="KubeVirt v1.6-v1.8 (a known version before v1.9)",
+        run=iommufd_unsupported,
+    ),
+    VmiCheck(
+        id="VG210",
+        name="vfio-config-invalid",
+        severity=E,
+        stage="vmi",
+        summary="the VfioDeviceConfig is invalid",
+        explanation=(
+            "The driver decodes strictly: unknown fields, unknown backendPolicy, configs for missing requests or "
+            "another driver, or several VFIO configs fail NodePrepareResources."
+        ),
+        fix="Fix the config.",
+        versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver with VfioDeviceConfig",
+        run=vfio_config_invalid,
+    ),
+)

@@ -1,0 +1,36 @@
+"""The `devices` table: every published DRA device and its state, then a line per node."""
+
+from __future__ import annotations
+
+from ..allocation import DeviceState
+
+
+def text(rows: list[DeviceState], node: str | None = None) -> str:
+    from tabulate import tabulate
+
+    if not rows:
+        return "No DRA devices published (no current ResourceSlice).\n"
+    table = [
+        (
+            d.node,
+            d.name,
+            d.type or "-",
+            d.pci or "-",
+            d.product or "-",
+            d.state + (f" ({d.detail})" if d.detail else ""),
+        )
+        for d in rows
+    ]
+    out = [tabulate(table, headers=("NODE", "DEVICE", "TYPE", "PCI BUS ID", "PRODUCT", "STATE"), tablefmt="plain"), ""]
+    nodes: dict[str, list[DeviceState]] = {}
+    for d in rows:
+        nodes.setdefault(d.node, []).append(d)
+    for name, devs in nodes.items():
+        states: dict[str, int] = {}
+        for d in devs:
+            states[d.state] = states.get(d.state, 0) + 1
+        listing = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        free = [d.name for d in devs if d.state == "free"]
+        out.append(f"{name}: {len(devs)} devices ({listing}){'; free: ' + ', '.join(free) if free else ''}")
+    out.append(f"Free passthrough (vfio) devices: {sum(1 for d in rows if d.state == 'free' and d.type == 'vfio')}")
+    return "\n".join(out) + "\n"
