@@ -290,12 +290,13 @@ def _network_pairs(nets: Sequence[DeviceEntry]) -> dict[str, int]:
 def _cross_pairs(root: str, pair_sources: Iterable[tuple[DeviceKind, dict[str, int]]]) -> list[Rejection]:
     # v1.8.3 (GPUs vs HostDevices) and v1.9.0 pairDuplicateChecker.mergeTupleSource (+ Networks when
     # NetworkDevicesWithDRA is on): a pair already owned by an earlier list is reported on the later
-    # one. Upstream ranges over a Go map, so with several clashes its order is random: here by index.
+    # one. Upstream ranges over a Go map, so with several clashes its order is random: here by index
+    # (each map is filled in index order).
     owner: dict[str, tuple[str, int]] = {}
     out: list[Rejection] = []
     for kind, first in pair_sources:
         base = f"{root}.networks" if kind is DeviceKind.NETWORK else f"{root}.domain.devices.{kind.value}"
-        for pair, idx in sorted(first.items(), key=lambda item: item[1]):
+        for pair, idx in first.items():
             if pair in owner:
                 prev, prev_idx = owner[pair]
                 out.append(Rejection(f"duplicate claimName/requestName pair {go_quote(pair)} between "
