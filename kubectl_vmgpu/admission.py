@@ -107,7 +107,7 @@ def _era(version: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
 
 
 def model_tag(version: tuple[int, int, int] | None) -> str | None:
-    """The upstream tag whose dra_admitter.go `admit` follows for this version (None: no DRA admitter)."""
+    """The tag whose dra_admitter.go `admit` models for this version (None: that version has no DRA admitter)."""
     era = _era(version)
     return None if era is None else f"v{era[0]}.{era[1]}.{era[2]}"
 

@@ -288,6 +288,13 @@ DERIVED = [
     Vector("v16-hostdevices-unchecked", ("v1.6.0", "v1.7.0"), NONE,
            spec(hds=[{"name": "hd1"}, dev("hd2", "nowhere", "req1")]), []),
     Vector("v16-mixed-gpus-accepted", ("v1.6.0", "v1.7.0"), GPU_ON, spec(pod_rc("claim1"), [plain_gpu, g11]), []),
+    Vector("neither-devicename-nor-claim", ALL18, BOTH_ON, spec(gpus=[{"name": "g"}], hds=[{"name": "h"}]),
+           [("vmi.spec.domain.devices.gpus contains GPUs without deviceName or claimRequest; each GPU must specify "
+             "either a deviceName or a claimRequest", GPUS),
+            ("vmi.spec.domain.devices.hostDevices contains HostDevices without deviceName or claimRequest; each "
+             "HostDevice must specify either a deviceName or a claimRequest", HDS)]),
+    Vector("v183-empty-gpu-counts-as-non-dra", V183 + V19, GPU_ON, spec(rc("claim1"), [{"name": "g"}, g11]),
+           [(MIXED_GPU, GPUS)]),
     Vector("v180-gpu-index-within-dra-list", ("v1.8.0",), GPU_ON,
            spec(pod_rc("claim1"), [dev("gpu-invalid", req="req1"), dev("gpu-a", "claim1", "req1"),
                                    dev("gpu-dup", "claim1", "req1")]),
