@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import celsim
-from . import evidence as ev
-from .hw import CUDA_DRIVER, NVIDIA_KERNEL_DRIVER, GpuModel, Slot, slots_for
-from .ids import Ids, claim_generate_name, generate_name, micro, ts, uid
-from .model import DRIVER, GPU_CLASS, VFIO_CLASS, VGPU_CLASS, VM, Node, Workload
+from .. import celsim
+from .. import evidence as ev
+from ..hw import CUDA_DRIVER, NVIDIA_KERNEL_DRIVER, GpuModel, Slot, slots_for
+from ..ids import Ids, claim_generate_name, generate_name, micro, ts, uid
+from ..model import DRIVER, GPU_CLASS, VFIO_CLASS, VGPU_CLASS, VM, Node, Workload
 
 Obj = dict[str, Any]
 
@@ -1988,6 +1988,6 @@ class Lab:
     # ---- output ---------------------------------------------------------------------------------------
 
     def write(self, folder: str | Path, layout: str = "kubectl") -> list[Path]:
-        from .layout import write_snapshot
+        from ..layout import write_snapshot
 
         return write_snapshot(self, Path(folder), layout)
