@@ -177,14 +177,23 @@ def _typed(attr: Attribute) -> Any:
     return celtypes.StringType(str(attr.value))
 
 
+def qualified(name: str, driver: str) -> tuple[str, str]:
+    """(domain, short name) of a slice attribute or capacity: an unqualified name is in the driver's domain.
+
+    Shared with the test lab's selector evaluator (tests/synth/celsim.py), so both read slices the same way.
+    """
+    domain, _, short = name.rpartition("/")
+    return domain or driver, short
+
+
 def _by_domain(values: Mapping[str, Any], driver: str, convert: Any) -> Any:
     """`{name or domain/name: v}` -> `{domain: {name: v}}`, unqualified names in the driver's domain."""
     from celpy import celtypes
 
     domains: dict[str, dict[Any, Any]] = {}
     for name, value in values.items():
-        domain, _, short = str(name).rpartition("/")
-        domains.setdefault(domain or driver, {})[celtypes.StringType(short)] = convert(value)
+        domain, short = qualified(str(name), driver)
+        domains.setdefault(domain, {})[celtypes.StringType(short)] = convert(value)
     return celtypes.MapType({celtypes.StringType(d): celtypes.MapType(v) for d, v in domains.items()})
 
 

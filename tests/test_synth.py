@@ -256,3 +256,28 @@ def test_allocator_honours_tolerations_and_node_selectors() -> None:
         assert [d.name for _, d in lab.chains[1].devices] == ["gpu-vfio-0"] and lab.chains[1].node == "n1"
     assert _pending_message(build(tolerations=[{"key": "gpu.nvidia.com/xid", "value": "48"}])).startswith(
         "0/2 nodes are available: 1 cannot allocate all claims, 1 node(s)")
+
+
+def test_lab_takes_the_shared_domain_rules_from_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tolerations and attribute domains have one implementation, the product's: the lab keeps no copy."""
+    from kubectl_vmgpu import cel, chain
+    from tests.synth import celsim, rules
+
+    assert rules.tolerates is chain.tolerates and celsim.qualified is cel.qualified
+
+    def tainted() -> Lab:
+        lab = Lab("shared-rules")
+        lab.add_node("n1", gpus=1, device_taints={"gpu-vfio-0": [{"effect": "NoSchedule", "key": "k", "value": "v"}]})
+        lab.add_vm("vm")
+        return lab.build()
+
+    assert tainted().chains[0].pod_state == "unschedulable"
+    # the allocator asks the shared matcher, so a matcher that tolerates everything lets the VM in
+    monkeypatch.setattr(rules, "tolerates", lambda taint, tolerations: True)
+    assert [d.name for _, d in tainted().chains[0].devices] == ["gpu-vfio-0"]
+    # and the lab's CEL reads an attribute's domain with the product's rule
+    attrs = {"productName": {"string": "H100"}}
+    assert celsim.matches("device.attributes['gpu.nvidia.com'].productName == 'H100'", attrs, "gpu.nvidia.com")
+    monkeypatch.setattr(celsim, "qualified", lambda name, driver: ("elsewhere", name))
+    with pytest.raises(celsim.SelectorError):
+        celsim.matches("device.attributes['gpu.nvidia.com'].productName == 'H100'", attrs, "gpu.nvidia.com")

@@ -6,16 +6,19 @@
     a && b, a || b (no parentheses)
 
 Attribute maps are keyed by domain: an unqualified slice attribute (`productName`) belongs to the driver's
-domain, a qualified one (`resource.kubernetes.io/pciBusID`) to its prefix. The methods are those of
-Kubernetes' CEL string library (lowerAscii, upperAscii) and of CEL itself (contains, startsWith, endsWith,
-matches). A missing attribute is a CEL runtime error, as in the scheduler (where it aborts the scheduling
-attempt); anything outside these forms raises, so a scenario never silently gets a wrong allocation.
+domain, a qualified one (`resource.kubernetes.io/pciBusID`) to its prefix; that rule is the product's
+(`kubectl_vmgpu.cel.qualified`). The methods are those of Kubernetes' CEL string library (lowerAscii,
+upperAscii) and of CEL itself (contains, startsWith, endsWith, matches). A missing attribute is a CEL
+runtime error, as in the scheduler (where it aborts the scheduling attempt); anything outside these forms
+raises, so a scenario never silently gets a wrong allocation.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from kubectl_vmgpu.cel import qualified
 
 _TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|\(|\)|\[|\]|\.)|'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"|"
                     r"(-?\d+)|([A-Za-z_][A-Za-z0-9_]*))")
@@ -138,9 +141,9 @@ class _Eval:
         return value
 
     def attribute(self, domain: str, name: str) -> Any:
-        raw = self.attrs.get(f"{domain}/{name}")
-        if raw is None and domain == self.driver:
-            raw = self.attrs.get(name)
+        # the product's rule for which domain a slice attribute is in (kubectl_vmgpu/cel.py), not a copy
+        by_domain = {qualified(str(k), self.driver): v for k, v in self.attrs.items()}
+        raw = by_domain.get((domain, name))
         if raw is None:
             raise SelectorError(f"`{self.expr}`: no such key: {name}")
         for kind in ("string", "int", "bool"):
