@@ -20,15 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kubectl_vmgpu.jsonout import dumps_indented
 from kubectl_vmgpu.sources import snapshot
 from kubectl_vmgpu.sources.errors import SourceError
-from tests.helpers import REPO, cli
+from tests.helpers import REPO, cli, scenario_dirs
 from tests.kubeapi import KubeAPIServer
 from tests.synth.big import fleet_base
 from tests.synth.clone import write_clone
 
 BASIC = REPO / "tests" / "kubeapi" / "testdata" / "basic"
+HAS_DEMO = any((REPO / "kubectl_vmgpu" / "demo").rglob("*.yaml"))
 
 
 def _findings(doc: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
@@ -143,3 +147,31 @@ def test_json_depth_precheck_is_cheaper_than_walking_the_tree(tmp_path: Path) ->
     text_s = min(timeit.repeat(lambda: snapshot._check_depth("f", data, doc), number=3, repeat=3))
     walk_s = min(timeit.repeat(lambda: snapshot._walk_depth("f", doc), number=3, repeat=3))
     assert text_s < walk_s, (text_s, walk_s)
+
+
+@pytest.mark.parametrize("command", [("doctor", "-A", "-o", "json"), ("describe", "-A", "-o", "json")])
+def test_json_output_through_the_c_encoder_is_byte_identical(command: tuple[str, ...]) -> None:
+    """jsonout.dumps_indented writes the bytes of json.dumps(indent=2, ensure_ascii=False) (issue 15),
+    on the demo and every scenario."""
+    sources = [("--demo",)] if HAS_DEMO else []
+    sources += [("--snapshot", str(d / "snapshot")) for d in scenario_dirs()]
+    assert len(sources) > 5
+    for source in sources:
+        run = cli(*command, *source)
+        assert run.code in (0, 1), run.err
+        doc = json.loads(run.out)
+        assert dumps_indented(doc) + "\n" == run.out == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    | st.tuples(inner, inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(JSON_VALUES)
+def test_dumps_indented_equals_json_dumps_on_any_value(doc: Any) -> None:
+    assert dumps_indented(doc) == json.dumps(doc, indent=2, ensure_ascii=False)
