@@ -1,7 +1,7 @@
 """Scale and speed benchmarks of kubectl-vmgpu (issue 6), measured side by side in one run.
 
     python benchmarks/run.py              # the full run (~12 min on 2 cores), rewrites docs/performance.md
-    python benchmarks/run.py --quick      # small sizes (~1 min), same report shape
+    python benchmarks/run.py --quick      # small sizes (~15 s; the test suite runs it), same report shape
     python benchmarks/run.py --quick --no-fixes --out /tmp/perf.md
     python benchmarks/run.py --json run.json ...; python benchmarks/run.py --report-from run.json
 
@@ -66,7 +66,7 @@ class Config:
 
 FULL = Config("full", (200, 2000, 20000), 2000, 2000, 100, reps=3, reps_small=5, crit_reps=7, timeout=300,
               timeout_big=180, reps_big=2)
-QUICK = Config("quick", (100, 300, 600), 300, 300, 16, reps=1, reps_small=2, crit_reps=2, timeout=60,
+QUICK = Config("quick", (100, 200, 300), 200, 100, 8, reps=1, reps_small=1, crit_reps=2, timeout=60,
                timeout_big=60)
 
 

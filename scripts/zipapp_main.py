@@ -5,7 +5,10 @@
 Python never caches the bytecode of modules imported from a zip, so each run would compile the
 kubernetes client again (seconds). A finder below loads this zip's modules with a bytecode cache
 in ${XDG_CACHE_HOME:-~/.cache}/kubectl-vmgpu/pyc/, each .pyc checked against the CRC and size of
-its source in the zip. Without a cache folder (none can be made, or python -B) imports stay zipimport's.
+its source in the zip. The cache is the plugin's own, like pip's: PYTHONDONTWRITEBYTECODE (set in many
+container images, where it keeps __pycache__ out of source trees) does not turn it off, or every run
+would compile the client again (issue 15); an explicit `python -B` still writes nothing. Without a
+cache folder (none can be made, or -B before one exists) imports stay zipimport's.
 """
 
 import contextlib
@@ -18,6 +21,7 @@ if sys.version_info < (3, 10):  # noqa: UP036 - python3 on PATH may be older tha
 def _bytecode_cache() -> None:
     import importlib.machinery
     import importlib.util
+    import marshal
     import os
     import zipfile
     import zipimport
@@ -28,8 +32,10 @@ def _bytecode_cache() -> None:
         return
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     cache = os.path.join(base, "kubectl-vmgpu", "pyc")
+    # sys.dont_write_bytecode is set by -B and by the environment variable alike: only -B stops writing
+    writable = not (sys.flags.dont_write_bytecode and not os.environ.get("PYTHONDONTWRITEBYTECODE"))
     if not os.path.isdir(cache):
-        if sys.dont_write_bytecode:  # python -B, PYTHONDONTWRITEBYTECODE: read a cache, never start one
+        if not writable:  # python -B: read a cache, never start one
             return
         try:
             os.makedirs(cache, exist_ok=True)
@@ -43,6 +49,20 @@ def _bytecode_cache() -> None:
         return path[len(top) :].replace(os.sep, "/") if path.startswith(top) else None
 
     class Loader(importlib.machinery.SourceFileLoader):
+        compiled = False  # get_data read the source: no valid .pyc was found
+
+        def get_code(self, fullname: str) -> Any:
+            self.compiled = False
+            code = super().get_code(fullname)
+            if self.compiled and sys.dont_write_bytecode and writable:
+                # SourceLoader.get_code skips set_data under sys.dont_write_bytecode (CPython
+                # Lib/importlib/_bootstrap_external.py): the .pyc of PEP 552 (timestamp form) written here
+                stats = self.path_stats(self.path)
+                fields = (0, stats["mtime"] & 0xFFFFFFFF, stats["size"] & 0xFFFFFFFF)
+                header = importlib.util.MAGIC_NUMBER + b"".join(n.to_bytes(4, "little") for n in fields)
+                self.set_data(importlib.util.cache_from_source(self.path), header + marshal.dumps(code))
+            return code
+
         def path_stats(self, path: str) -> Any:
             # the source's CRC stands for its mtime: a .pyc is reused only for the very same source
             rel = inside(path)
@@ -54,6 +74,7 @@ def _bytecode_cache() -> None:
         def get_data(self, path: str) -> bytes:
             rel = inside(path)
             if rel is not None and rel in members:
+                self.compiled = self.compiled or path == self.path
                 return zf.read(rel)
             with open(os.path.join(cache, rel) if rel is not None else path, "rb") as f:
                 return f.read()

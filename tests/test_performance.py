@@ -9,20 +9,30 @@ importing no client at all is tests/test_cli.py's `test_help_version_and_snapsho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+import timeit
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import REPO, cli
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubectl_vmgpu.jsonout import dumps_indented
+from kubectl_vmgpu.sources import snapshot
+from kubectl_vmgpu.sources.errors import SourceError
+from tests.helpers import REPO, cli, scenario_dirs
 from tests.kubeapi import KubeAPIServer
 from tests.synth.big import fleet_base
 from tests.synth.clone import write_clone
 
 BASIC = REPO / "tests" / "kubeapi" / "testdata" / "basic"
+HAS_DEMO = any((REPO / "kubectl_vmgpu" / "demo").rglob("*.yaml"))
 
 
 def _findings(doc: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
@@ -93,3 +103,75 @@ def test_the_benchmark_script_runs(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert {"snapshot", "phases", "exec", "startup", "critical"} <= set(results) or "kubectl not found" in text
     assert time.monotonic() - start < 240
+
+
+def _nested(depth: int, wrap: Any) -> Any:
+    doc: Any = "leaf"
+    for _ in range(depth):
+        doc = wrap(doc)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("depth", "refused"), [(100, False), (101, True)], ids=["at-the-limit", "one-deeper"]
+)
+def test_json_depth_is_read_from_the_text_outside_strings(depth: int, refused: bool, tmp_path: Path) -> None:
+    """The nesting pre-check (issue 15) reads brackets from the text: strings full of brackets and
+    escaped quotes neither hide nesting (`"]["` between levels) nor invent it (`"[[[["`)."""
+    hide = _nested(depth, lambda d: [']["\\"[', d, "]]", '\\\\"'])
+    invent = {"a": "[" * 500, "b": "{" * 500, "k[[": _nested(3, lambda d: {"\\\"[": d})}
+    for doc, deep in ((hide, refused), (invent, False)):
+        data = json.dumps(doc).encode()
+        data += b" " * (256 * data.count(b"\\"))  # few enough escapes for the text path
+        assert snapshot._json_brackets(data) is not None
+        if deep:
+            with pytest.raises(SourceError, match=f"JSON nested deeper than {snapshot.MAX_DEPTH} levels, refused"):
+                snapshot._check_depth("f.json", data, json.loads(data))
+        else:
+            snapshot._check_depth("f.json", data, json.loads(data))
+    # the same verdict through the loader, the walk included (a text of escapes only is walked)
+    (tmp_path / "f.json").write_text(json.dumps({"kind": "List", "items": [{"spec": hide}]}))
+    if refused:
+        with pytest.raises(SourceError, match="nested deeper"):
+            snapshot.load([str(tmp_path)])
+    escapes = json.dumps({"s": "\\" * 1000, "x": _nested(depth - 1, lambda d: [d])}).encode()
+    assert snapshot._json_brackets(escapes) is None
+    with pytest.raises(SourceError) if refused else contextlib.nullcontext():
+        snapshot._check_depth("g.json", escapes, json.loads(escapes))
+
+
+def test_json_depth_precheck_is_cheaper_than_walking_the_tree(tmp_path: Path) -> None:
+    """On a List of many objects (the common large file) the text pre-check beats the tree walk."""
+    data = (write_clone(fleet_base(vmis=100, nodes=15), 2, tmp_path).list_file or tmp_path).read_bytes()
+    doc = json.loads(data)
+    text_s = min(timeit.repeat(lambda: snapshot._check_depth("f", data, doc), number=3, repeat=3))
+    walk_s = min(timeit.repeat(lambda: snapshot._walk_depth("f", doc), number=3, repeat=3))
+    assert text_s < walk_s, (text_s, walk_s)
+
+
+@pytest.mark.parametrize("command", [("doctor", "-A", "-o", "json"), ("describe", "-A", "-o", "json")])
+def test_json_output_through_the_c_encoder_is_byte_identical(command: tuple[str, ...]) -> None:
+    """jsonout.dumps_indented writes the bytes of json.dumps(indent=2, ensure_ascii=False) (issue 15),
+    on the demo and every scenario."""
+    sources = [("--demo",)] if HAS_DEMO else []
+    sources += [("--snapshot", str(d / "snapshot")) for d in scenario_dirs()]
+    assert len(sources) > 5
+    for source in sources:
+        run = cli(*command, *source)
+        assert run.code in (0, 1), run.err
+        doc = json.loads(run.out)
+        assert dumps_indented(doc) + "\n" == run.out == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    | st.tuples(inner, inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(JSON_VALUES)
+def test_dumps_indented_equals_json_dumps_on_any_value(doc: Any) -> None:
+    assert dumps_indented(doc) == json.dumps(doc, indent=2, ensure_ascii=False)

@@ -332,6 +332,15 @@ def test_zipapp_caches_bytecode_outside_the_zip(build: Build, tmp_path: Path) ->
     assert pyc, "the modules of the zip were compiled once into the cache"
     second = _run(["python3", "-S", str(build.zipapp), "doctor", *SOURCE], env)
     assert (second.returncode, second.stdout) == (first.returncode, first.stdout) and first.returncode == 1
+    # PYTHONDONTWRITEBYTECODE=1 (container images) does not keep the plugin from its own cache (issue 15):
+    # the first run writes it, the next one reads every module of the package from it (`-v` says so)
+    dwb = {**EMPTY_ENV, "XDG_CACHE_HOME": str(tmp_path / "dwb"), "PYTHONDONTWRITEBYTECODE": "1"}
+    _run(["python3", "-S", str(build.zipapp), "version"], dwb)
+    assert list((tmp_path / "dwb" / "kubectl-vmgpu" / "pyc" / "kubectl_vmgpu" / "__pycache__").glob("cli.*.pyc"))
+    warm = _run(["python3", "-S", "-v", str(build.zipapp), "version"], dwb)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    package = re.escape(f"{build.zipapp}/kubectl_vmgpu/")
+    assert re.search(rf"^# {package}__pycache__/cli\.[\w-]+\.pyc matches {package}cli\.py$", warm.stderr, re.M)
     # a cache that cannot be made, or python -B, leaves imports to zipimport
     (tmp_path / "file").write_text("")
     for extra_env, flags in (({"XDG_CACHE_HOME": str(tmp_path / "file")}, []), ({}, ["-B"])):
