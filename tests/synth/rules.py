@@ -1,6 +1,7 @@
 """The domain rules the lab shares with the product, imported from ONE place so lab and tool cannot drift apart.
 
-Device-taint tolerations are the product's own matcher (`views.tolerates`, on the product's typed taints). CEL selectors stay with the lab's evaluator (celsim): the product's cel.py needs the optional
+Device-taint tolerations are the product's own matcher (`views.tolerates`, on the product's typed taints).
+CEL selectors stay with the lab's evaluator (celsim): the product's cel.py needs the optional
 cel-python package, and cel-python lacks Kubernetes' string library (lowerAscii), which kube-scheduler has and
 the pending-unsupported-selector scenario relies on. celsim takes the attribute-domain rule from cel.py.
 """
