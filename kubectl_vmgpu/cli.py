@@ -119,7 +119,14 @@ def _scope(kw: dict[str, Any]) -> Scope:
 
 
 def _load(scope: Scope) -> tuple[Any, str | None]:
-    """The inventory and the namespace to filter on (None = all)."""
+    """The inventory and the namespace to filter on (None = all); the source's notes go to stderr."""
+    inv, namespace = _read(scope)
+    for note in inv.notes:
+        click.echo(f"note: {note}", err=True)
+    return inv, namespace
+
+
+def _read(scope: Scope) -> tuple[Any, str | None]:
     import gc
 
     from .sources.errors import SourceError
