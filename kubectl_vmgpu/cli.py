@@ -326,18 +326,20 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
     shell_complete=complete_files,
     help="Where to write the bundle.",
 )
-def collect(path: str, **kw: Any) -> None:
-    """Save everything the chains of the VMIs in scope need into a .tar.gz bundle.
+@click.option("--no-redact", is_flag=True, help="Keep env values and secret-like annotations in the bundle.")
+def collect(path: str, no_redact: bool, **kw: Any) -> None:
+    """Save everything the chains of the VMIs in scope need into a .tar.gz bundle (mode 0600).
 
     Objects (without managedFields), warning events and launcher evidence (metadata files,
     /dev/vfio listing, domain XML); `--snapshot FILE.tar.gz` later gives the same report.
+    Env values, last-applied and secret-like annotations are redacted unless --no-redact.
     """
     from . import bundle
 
     scope = _scope(kw)
     inv, _namespace = _load(scope)
     try:
-        count = bundle.write(inv, path)
+        count = bundle.write(inv, path, redact=not no_redact)
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror or exc}")
     objects = sum(len(v) for v in inv.objects.values())

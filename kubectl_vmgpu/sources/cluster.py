@@ -75,6 +75,7 @@ class Api:
                     self.namespace = kc.namespace
             except kconfig.ConfigException as exc:
                 raise SourceError(f"kubeconfig: {exc}") from None
+            kclient.configure(cfg, kc.proxy if kc else None)
         cfg.retries = _retries(scope.request_timeout)
         cfg.connection_pool_maxsize = MAX_IN_FLIGHT * 2
         self.cfg = cfg
