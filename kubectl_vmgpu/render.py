@@ -12,6 +12,7 @@ from .checks import Report
 from .checks.launcher import addresses
 from .index import dig, items, meta
 from .model import Finding, Severity
+from .sources.errors import for_terminal
 
 SCHEMA_VERSION = 1
 _MARKS = {"ok": "✔", "error": "✖", "warning": "!", "info": "i", "missing": "✖", "unknown": "?", "n/a": "-"}
@@ -414,6 +415,7 @@ def _finding_lines(f: dict[str, Any], indent: str, style: Style) -> list[str]:
 
 
 def describe_text(data: dict[str, Any], style: Style) -> str:
+    data = for_terminal(data)  # cluster and container text, control characters escaped
     out: list[str] = []
     for f in data["findings"]:
         out += _finding_lines(f, "", style)
@@ -457,6 +459,7 @@ def _explain_lines(ex: dict[str, Any], indent: str) -> list[str]:
 
 
 def doctor_text(data: dict[str, Any], style: Style) -> str:
+    data = for_terminal(data)  # cluster and container text, control characters escaped
     out: list[str] = []
     if data["findings"]:
         out.append("Cluster")
@@ -519,6 +522,7 @@ def devices_dict(origin: str, rows: list[DeviceState]) -> dict[str, Any]:
 
 
 def devices_text(data: dict[str, Any]) -> str:
+    data = for_terminal(data)  # cluster and container text, control characters escaped
     from tabulate import tabulate
 
     if not data["devices"]:
