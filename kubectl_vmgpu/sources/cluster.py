@@ -552,8 +552,8 @@ def collect_evidence(
     }
     reads = {}
     for t, (find_f, _, _) in first.items():
-        paths = _found_paths(find_f.result())[0]
-        if paths:
+        paths, odd = _found_paths(find_f.result())
+        if paths and not odd:
             reads[t] = (paths, pool.submit(api.exec, t[0], t[1], execs.read_files(paths)))
     out = {}
     for t, (find_f, vfio_f, dom_f) in first.items():
