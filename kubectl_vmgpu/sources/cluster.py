@@ -608,7 +608,8 @@ def _found_paths(result: ExecResult) -> tuple[list[str], list[str]]:
     if result.error:
         return [], []
     roots = tuple(r + "/" for r in execs.METADATA_ROOTS)
-    good, odd = [], []
+    good: list[str] = []
+    odd: list[str] = []
     for name in filter(None, result.stdout.split("\0")):
         plain = name.startswith(roots) and "/../" not in name and name == printable(name)
         (good if plain and name.endswith("-metadata.json") else odd).append(name)
