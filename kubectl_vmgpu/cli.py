@@ -55,6 +55,12 @@ def _load(sc: Scope) -> tuple[Inventory, str | None, Reader | None]:
         fail(str(exc))
 
 
+def _notes(inv: Inventory) -> None:
+    """What the source skipped (special files, links out of the snapshot), one line each on stderr."""
+    for note in inv.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 def _link(sc: Scope) -> tuple[Inventory, Index, list[Any], str | None]:
     """Read, link, and for a cluster the second phase: the launchers' evidence, then link again."""
     from . import chain
@@ -62,6 +68,7 @@ def _link(sc: Scope) -> tuple[Inventory, Index, list[Any], str | None]:
     from .sources.errors import SourceError
 
     inv, namespace, reader = _load(sc)
+    _notes(inv)
     ns = None if sc.all_namespaces else namespace
     idx = Index(inv)
     views = chain.link(idx, ns, sc.name)
@@ -244,17 +251,19 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
     shell_complete=complete_files,
     help="Where to write the bundle.",
 )
-def collect(path: str, **kw: Any) -> None:
-    """Save everything the chains of the VMIs in scope need into a .tar.gz bundle.
+@click.option("--no-redact", is_flag=True, help="Keep env values and secret-like annotations in the bundle.")
+def collect(path: str, no_redact: bool, **kw: Any) -> None:
+    """Save everything the chains of the VMIs in scope need into a .tar.gz bundle (mode 0600).
 
     Objects (without managedFields), warning events and launcher evidence (metadata files,
     /dev/vfio listing, domain XML); `--snapshot FILE.tar.gz` later gives the same report.
+    Env values, last-applied and secret-like annotations are redacted unless --no-redact.
     """
     from . import bundle
 
     inv, _idx, _views, _ns = _link(scope(kw))
     try:
-        count = bundle.write(inv, path)
+        count = bundle.write(inv, path, redact=not no_redact)
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror or exc}")
     objects = sum(len(v) for v in inv.objects.values())
@@ -277,6 +286,7 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     from .render import json as rjson
 
     inv, _namespace, reader = _load(scope({**kw, "no_exec": True}))
+    _notes(inv)
     if reader is not None:
         reader.close()
     rows = allocation.fleet(Index(inv), node)

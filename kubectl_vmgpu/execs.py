@@ -12,7 +12,8 @@ CONTAINER = "compute"
 MAX_FILE_BYTES = 1 << 20  # per metadata file, enforced by `head -c`
 MAX_OUTPUT_BYTES = 8 << 20  # per exec call, enforced by the reader
 
-FIND_METADATA = ("find", *METADATA_ROOTS, "-type", "f", "-name", "*-metadata.json")
+# NUL-separated (-print0): a file name holding a newline stays one name (never read as two paths).
+FIND_METADATA = ("find", *METADATA_ROOTS, "-type", "f", "-name", "*-metadata.json", "-print0")
 LIST_VFIO = ("ls", "-l", "/dev/vfio")
 
 

@@ -85,6 +85,7 @@ class Inventory:
     resource_versions: dict[str, set[str]] = field(default_factory=dict)  # group -> seen versions
     origin: str = ""  # a short description of the source, for reports
     listed: set[str] = field(default_factory=set)  # kinds read in full (live lists, collect bundles)
+    notes: list[str] = field(default_factory=list)  # what the source skipped, one line each (shown on stderr)
 
     def of(self, kind: str) -> list[Obj]:
         return self.objects.get(kind, [])

@@ -545,7 +545,7 @@ def test_messages_built_from_foreign_text_are_printable(tmp_path: Path) -> None:
     run = cli("doctor", "--snapshot", str(tmp_path))
     assert run.code == 3 and "\x1b" not in run.err and "a\\x1b[2Jb.yaml" in run.err
     root = "/var/run/kubernetes.io/dra-device-attributes/"
-    found = cluster.ExecResult(f"{root}a-metadata.json\n{root}b\x1b]0;x\x07-metadata.json\n", code=0)
-    assert cluster._found_paths(found) == [f"{root}a-metadata.json"]
+    found = cluster.ExecResult(f"{root}a-metadata.json\0{root}b\x1b]0;x\x07-metadata.json\0", code=0)
+    assert cluster._found_paths(found) == ([f"{root}a-metadata.json"], [f"{root}b\x1b]0;x\x07-metadata.json"])
     failed = cluster.ExecResult(stderr="virsh: \x1b[31merror\x1b[0m\n", code=1)
     assert "\x1b" not in cluster._failed(("virsh",), failed)

@@ -440,7 +440,7 @@ def test_list_items_without_kind_like_the_real_api(api: Any, srv: KubeAPIServer)
 
 def test_exec_find_metadata(api: Any, srv: KubeAPIServer) -> None:
     stdout, stderr, status = run_exec(api, POD, "vms", execs.FIND_METADATA)
-    assert stdout == METADATA_FILE + "\n"
+    assert stdout == METADATA_FILE + "\0"  # -print0
     assert stderr == f"find: '{execs.OLD_METADATA_ROOT}': No such file or directory\n"
     assert exit_code(status) == 1
     assert status["message"].startswith("command terminated with non-zero exit code: ")
@@ -477,7 +477,7 @@ def test_exec_unavailable_evidence_and_must_gather(api: Any) -> None:
     stdout, _, status = run_exec(api, LEGACY_POD, "legacy", execs.dump_domain("legacy", "legacy-vm"))
     assert "<name>legacy_legacy-vm</name>" in stdout and exit_code(status) == 0  # from must-gather
     stdout, _, _ = run_exec(api, LEGACY_POD, "legacy", execs.FIND_METADATA)
-    assert stdout == f"{execs.OLD_METADATA_ROOT}/legacy-gpu/gpu/gpu.nvidia.com-metadata.json\n"
+    assert stdout == f"{execs.OLD_METADATA_ROOT}/legacy-gpu/gpu/gpu.nvidia.com-metadata.json\0"
 
 
 def test_exec_without_evidence_and_missing_binary(tmp_path: Path) -> None:

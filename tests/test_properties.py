@@ -34,9 +34,9 @@ NAMES = sorted(SCENARIOS)
 # total (see test_enough_cases_ran). The default run, the README's, draws about a fifth of them.
 FULL = full()
 EXAMPLES = (
-    {"objects": 1300, "evidence": 650, "cluster": 200, "snapshot_files": 60}
+    {"objects": 1300, "evidence": 650, "cluster": 200, "snapshot_files": 60, "cluster_info": 40, "kubeconfig": 60}
     if FULL
-    else {"objects": 250, "evidence": 120, "cluster": 40, "snapshot_files": 15}
+    else {"objects": 250, "evidence": 120, "cluster": 40, "snapshot_files": 15, "cluster_info": 20, "kubeconfig": 30}
 )
 COUNTS: dict[str, int] = dict.fromkeys(EXAMPLES, 0)
 
@@ -394,6 +394,84 @@ def test_mutated_snapshot_files_through_the_real_cli(name: str, data: st.DataObj
         if "json" in args:
             json.loads(run.out)
     COUNTS["snapshot_files"] += 1
+
+
+# Any YAML value: what a hand-written or hostile ClusterInfo or kubeconfig may hold where a field is expected.
+ANY = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+def _field(values: Any) -> Any:
+    """A plausible value or any value at all."""
+    return st.one_of(values, ANY)
+
+
+@_settings("cluster_info")
+@given(
+    st.sampled_from(NAMES),
+    _field(
+        st.dictionaries(st.sampled_from(["", "kubevirt.io", "resource.k8s.io"]), _field(st.lists(st.text(max_size=4))))
+    ),
+    _field(st.lists(st.sampled_from(["Pod", "ResourceSlice", "DeviceClass"]))),
+    _field(st.lists(st.fixed_dictionaries({"resource": ANY, "reason": ANY}))),
+    _field(st.text(max_size=8)),
+)
+def test_generated_cluster_info_documents(name: str, groups: Any, listed: Any, unavailable: Any, version: Any) -> None:
+    """Any ClusterInfo: read (exit 0/1) or refused in one line naming the file (exit 3), never a traceback."""
+    doc = {"apiVersion": "vmgpu.kubevirt.io/v1alpha1", "kind": "ClusterInfo", "serverVersion": version}
+    doc |= {"groups": groups, "listed": listed, "unavailable": unavailable}
+    root = _tmp_dir(name)
+    (root / "cluster-info.yaml").write_text(yaml.safe_dump(doc))
+    run = run_cli("doctor", "-A", "--snapshot", str(SCENARIOS[name]), "--snapshot", str(root))
+    assert run.code in (0, 1, 3) and "Traceback" not in run.err, run.err
+    if run.code == 3:
+        assert len(run.err.splitlines()) == 1 and "cluster-info.yaml: ClusterInfo" in run.err, run.err
+    COUNTS["cluster_info"] += 1
+
+
+def _kubeconfig_docs() -> Any:
+    named = lambda body: st.lists(_field(st.fixed_dictionaries({"name": _field(st.just("x")), **body})), max_size=2)  # noqa: E731
+    cluster = st.fixed_dictionaries(
+        {},
+        optional={
+            "server": _field(st.just("https://10.0.0.1:6443")),
+            "insecure-skip-tls-verify": ANY,
+            "proxy-url": ANY,
+        },
+    )
+    user = st.fixed_dictionaries({}, optional={"token": ANY, "client-key-data": ANY, "exec": ANY})
+    context = st.fixed_dictionaries(
+        {}, optional={"cluster": _field(st.just("x")), "user": _field(st.just("x")), "namespace": ANY}
+    )
+    return st.fixed_dictionaries(
+        {"current-context": _field(st.just("x"))},
+        optional={
+            "clusters": _field(named({"cluster": _field(cluster)})),
+            "users": _field(named({"user": _field(user)})),
+            "contexts": _field(named({"context": _field(context)})),
+        },
+    )
+
+
+@_settings("kubeconfig")
+@given(_kubeconfig_docs())
+def test_generated_kubeconfig_documents(doc: Any) -> None:
+    """Any kubeconfig: loaded and handed to the client, or one SourceError; no other exception, no request."""
+    from kubectl_vmgpu.model import Scope
+    from kubectl_vmgpu.sources import cluster, kubeconfig
+    from kubectl_vmgpu.sources.errors import SourceError
+
+    path = _tmp_dir("kubeconfig") / "config"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        if kubeconfig.load(str(path), None) is not None:
+            cluster.Api(Scope(None, None, True, (), False, str(path), None, 1.0, True))
+    except SourceError as exc:
+        assert "\n" not in str(exc)
+    COUNTS["kubeconfig"] += 1
 
 
 _TMP: list[Path] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..allocation import DeviceState
+from ..sources.errors import printable
 
 
 def text(rows: list[DeviceState], node: str | None = None) -> str:
@@ -31,6 +32,6 @@ def text(rows: list[DeviceState], node: str | None = None) -> str:
             states[d.state] = states.get(d.state, 0) + 1
         listing = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
         free = [d.name for d in devs if d.state == "free"]
-        out.append(f"{name}: {len(devs)} devices ({listing}){'; free: ' + ', '.join(free) if free else ''}")
+        out.append(printable(f"{name}: {len(devs)} devices ({listing}){'; free: ' + ', '.join(free) if free else ''}"))
     out.append(f"Free passthrough (vfio) devices: {sum(1 for d in rows if d.state == 'free' and d.type == 'vfio')}")
     return "\n".join(out) + "\n"

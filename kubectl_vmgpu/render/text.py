@@ -9,6 +9,7 @@ from ..chain import Chain, LinkName, VmiView
 from ..links import Link, Status
 from ..model import Finding, Severity
 from ..report import GpuReport, Report, Summary, VmiReport
+from ..sources.errors import printable
 from ..views import OpaqueConfig
 
 MARKS = {"ok": "✔", "error": "✖", "warning": "!", "info": "i", "missing": "✖", "unknown": "?", "n/a": "-"}
@@ -29,6 +30,10 @@ class Style:
 
 
 def header(view: VmiView) -> str:
+    return printable(_header(view))
+
+
+def _header(view: VmiView) -> str:
     if view.vmi is None:
         return f"VM {view.namespace}/{view.name}  {view.phase or 'no VMI'} (no VMI; read from its template)"
     where = f" on {view.node}" if view.node else ""
@@ -135,7 +140,11 @@ def _pod(view: VmiView) -> str:
 
 
 def describe_link(view: VmiView, gpu: GpuReport, link: Link) -> str:
-    """One line per link: what was found there."""
+    """One line per link: what was found there (cluster and container text made printable)."""
+    return printable(_describe_link(view, gpu, link))
+
+
+def _describe_link(view: VmiView, gpu: GpuReport, link: Link) -> str:
     chain, name = gpu.chain, link.name
     pod_link = next(lk for lk in gpu.links if lk.name is LinkName.POD)
     if link.status is Status.NA and pod_link.status is Status.NA:
@@ -166,8 +175,8 @@ def describe_link(view: VmiView, gpu: GpuReport, link: Link) -> str:
 
 def finding_lines(f: Finding, indent: str, style: Style) -> list[str]:
     sev = str(f.severity)
-    lines = [f"{indent}{style(sev, MARKS[sev] + ' ' + sev.upper())} {f.id} {f.name}: {f.message}"]
-    fix_lines = f.fix.splitlines() or [""]
+    lines = [f"{indent}{style(sev, MARKS[sev] + ' ' + sev.upper())} {f.id} {f.name}: {printable(f.message)}"]
+    fix_lines = [printable(line) for line in f.fix.split("\n")] or [""]
     lines.append(f"{indent}    fix: {fix_lines[0]}")
     lines += [f"{indent}         {line}" for line in fix_lines[1:]]
     return lines
@@ -176,10 +185,10 @@ def finding_lines(f: Finding, indent: str, style: Style) -> list[str]:
 def explain_lines(ex: Explanation, indent: str) -> list[str]:
     from .json import MAX_EXPLAINED_NODES
 
-    lines = [f"{indent}why: request {ex.request} ({ex.device_class or '?'}): {ex.summary}"]
-    lines += [f"{indent}  {n.summary}" for n in ex.nodes[:MAX_EXPLAINED_NODES]]
-    lines += [f"{indent}  not evaluated: {u}" for u in ex.unevaluated]
-    return lines
+    lines = [f"why: request {ex.request} ({ex.device_class or '?'}): {ex.summary}"]
+    lines += [f"  {n.summary}" for n in ex.nodes[:MAX_EXPLAINED_NODES]]
+    lines += [f"  not evaluated: {u}" for u in ex.unevaluated]
+    return [indent + printable(line) for line in lines]
 
 
 def _gpu_lines(view: VmiView, gpu: GpuReport, last_gpu: bool, style: Style) -> list[str]:
@@ -229,7 +238,7 @@ def _vmi_doctor(v: VmiReport, style: Style) -> list[str]:
         out.append(f"  {style('ok', MARKS['ok'])} no findings")
     for f in findings:
         out += finding_lines(f, "  ", style)
-        out.append(f"      subject: {f.subject}{f'  [{f.gpu}]' if f.gpu else ''}")
+        out.append(printable(f"      subject: {f.subject}{f'  [{f.gpu}]' if f.gpu else ''}"))
     return out
 
 
@@ -239,7 +248,7 @@ def doctor(report: Report, style: Style) -> str:
         out.append("Cluster")
         for f in report.findings:
             out += finding_lines(f, "  ", style)
-            out.append(f"      subject: {f.subject}")
+            out.append(printable(f"      subject: {f.subject}"))
         out.append("")
     if not report.vmis:
         out.append(NO_VMIS)

@@ -72,8 +72,9 @@ class Api:
                         kc.config, context=kc.context, client_configuration=cfg, persist_config=False
                     )
                     self.namespace = kc.namespace
-            except kconfig.ConfigException as exc:
-                raise SourceError(f"kubeconfig: {exc}") from None
+            except (kconfig.ConfigException, ValueError, TypeError) as exc:  # e.g. certificate data not base64
+                raise SourceError(f"kubeconfig: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+            kclient.configure(cfg, kc.proxy if kc else None)
         cfg.retries = _retries(scope.request_timeout)
         cfg.connection_pool_maxsize = MAX_IN_FLIGHT * 2
         self.cfg = cfg
@@ -551,16 +552,19 @@ def collect_evidence(
     }
     reads = {}
     for t, (find_f, _, _) in first.items():
-        paths = _found_paths(find_f.result())
-        if paths:
+        paths, odd = _found_paths(find_f.result())
+        if paths and not odd:
             reads[t] = (paths, pool.submit(api.exec, t[0], t[1], execs.read_files(paths)))
     out = {}
     for t, (find_f, vfio_f, dom_f) in first.items():
         found = find_f.result()
         unavailable = {}
         files: dict[str, str] | None = None
+        odd = _found_paths(found)[1]
         if found.error or not _find_ok(found):
             unavailable["metadata"] = found.error or _failed(execs.FIND_METADATA, found)
+        elif odd:  # a name with a newline or escape: reported, never split into paths find did not list
+            unavailable["metadata"] = f"find listed a file name with control characters, not read: {printable(odd[0])}"
         else:
             files = {}
             if t in reads:
@@ -599,15 +603,17 @@ def _find_ok(result: ExecResult) -> bool:
     return result.code == 1 and all(line.endswith("No such file or directory") for line in lines)
 
 
-def _found_paths(result: ExecResult) -> list[str]:
+def _found_paths(result: ExecResult) -> tuple[list[str], list[str]]:
+    """The metadata files `find -print0` listed, and the names listed that are not plain paths under the roots."""
     if result.error:
-        return []
+        return [], []
     roots = tuple(r + "/" for r in execs.METADATA_ROOTS)
-    return sorted(
-        line
-        for line in result.stdout.splitlines()
-        if line.startswith(roots) and line.endswith("-metadata.json") and ".." not in line and line == printable(line)
-    )
+    good: list[str] = []
+    odd: list[str] = []
+    for name in filter(None, result.stdout.split("\0")):
+        plain = name.startswith(roots) and "/../" not in name and name == printable(name)
+        (good if plain and name.endswith("-metadata.json") else odd).append(name)
+    return sorted(good), odd
 
 
 def _failed(argv: tuple[str, ...], result: ExecResult) -> str:

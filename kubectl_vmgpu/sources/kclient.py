@@ -80,3 +80,24 @@ def _lazy(name: str) -> Any:
         raise AttributeError(f"module {name!r} has no attribute {attr!r}")
 
     return __getattr__
+
+
+def configure(cfg: Any, proxy_url: str | None) -> None:
+    """What the client's loaders get wrong about kubectl's behaviour, set right on its Configuration.
+
+    `Configuration()` takes HTTP_PROXY over HTTPS_PROXY and then forgets NO_PROXY (kubernetes-client
+    python configuration.py), and its kubeconfig loader ignores `proxy-url`: the proxy is decided
+    once, as client-go would (sources/proxy.py). With TLS verification off, urllib3 warns on every
+    request; one line says it instead.
+    """
+    import warnings
+
+    from urllib3.exceptions import InsecureRequestWarning
+
+    from . import proxy
+
+    cfg.proxy = proxy_url if proxy_url is not None else proxy.for_server(str(cfg.host), None, os.environ)
+    cfg.no_proxy = None
+    if not cfg.verify_ssl:
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        print(f"warning: the certificate of {cfg.host} is not verified (insecure-skip-tls-verify)", file=sys.stderr)

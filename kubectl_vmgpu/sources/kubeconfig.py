@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from . import proxy
 from .errors import SourceError
 
 # Fields holding file paths, relative to the kubeconfig file that sets them.
@@ -16,6 +17,34 @@ _PATH_FIELDS = {
     "clusters": ("certificate-authority",),
     "users": ("client-certificate", "client-key", "tokenFile"),
 }
+
+
+# The type of every field the tool or the client reads; anything else is left to the client.
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "clusters": {
+        "server": (str,),
+        "certificate-authority": (str,),
+        "certificate-authority-data": (str,),
+        "insecure-skip-tls-verify": (bool,),
+        "proxy-url": (str,),
+        "tls-server-name": (str,),
+    },
+    "users": {
+        "token": (str,),
+        "tokenFile": (str,),
+        "client-certificate": (str,),
+        "client-certificate-data": (str,),
+        "client-key": (str,),
+        "client-key-data": (str,),
+        "username": (str,),
+        "password": (str,),
+        "exec": (dict,),
+        "auth-provider": (dict,),
+    },
+    "contexts": {"cluster": (str,), "user": (str,), "namespace": (str,)},
+}
+MAX_BYTES = 16 << 20  # a kubeconfig is a few KB; a larger one is not read whole
+MAX_TOKEN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -26,19 +55,63 @@ class KubeConfig:
     context: str
     namespace: str
     files: tuple[str, ...]
+    proxy: str | None = None  # what kubectl would use for this context's server (see proxy.py)
+
+
+def _parse(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SourceError(f"kubeconfig {path}: cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise SourceError(f"kubeconfig {path}: larger than {MAX_BYTES >> 20} MiB, refused")
+    try:
+        return yaml.safe_load(raw.decode("utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"kubeconfig {path}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SourceError(f"kubeconfig {path}: invalid YAML at{where}: {exc.problem or exc.context}") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise SourceError(f"kubeconfig {path}: invalid YAML ({(str(exc).splitlines() or ['?'])[0]})") from None
+    except RecursionError:
+        raise SourceError(f"kubeconfig {path}: nested too deep, refused") from None
+
+
+def _validate(path: Path, doc: Any) -> dict[str, Any]:
+    """The shape kubectl accepts (clientcmd/api/v1 types), else one line naming the file and the field."""
+    if not isinstance(doc, dict):
+        raise SourceError(f"kubeconfig {path}: not a kubeconfig (expected a mapping)")
+    if not isinstance(doc.get("current-context") or "", str):
+        raise SourceError(f"kubeconfig {path}: current-context is not a string")
+    for section, fields in _FIELDS.items():
+        entries = doc.get(section) or []
+        if not isinstance(entries, list):
+            raise SourceError(f"kubeconfig {path}: {section} is not a list")
+        for i, entry in enumerate(entries):
+            where = f"{section}[{i}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise SourceError(f"kubeconfig {path}: {where} is not a mapping with a name")
+            body = entry.get(section[:-1])
+            if body is None:
+                continue
+            if not isinstance(body, dict):
+                raise SourceError(f"kubeconfig {path}: {where}.{section[:-1]} is not a mapping")
+            for name, types in fields.items():
+                if body.get(name) is not None and not isinstance(body[name], types):
+                    expected = "true or false" if types == (bool,) else "a mapping" if types == (dict,) else "a string"
+                    raise SourceError(f"kubeconfig {path}: {where}.{section[:-1]}.{name} is not {expected}")
+    return doc
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SourceError(f"kubeconfig {path}: cannot be read ({str(exc).splitlines()[0]})") from None
-    if not isinstance(doc, dict):
-        raise SourceError(f"kubeconfig {path}: not a kubeconfig (expected a mapping)")
+    doc = _validate(path, _parse(path))
     base = path.parent
     for section, fields in _PATH_FIELDS.items():
         for entry in doc.get(section) or []:
-            body = entry.get(section[:-1]) if isinstance(entry, dict) else None
+            body = entry.get(section[:-1])
             if not isinstance(body, dict):
                 continue
             for name in fields:
@@ -89,5 +162,42 @@ def load(explicit: str | None, context: str | None) -> KubeConfig | None:
     entry = next((c for c in merged["contexts"] if c.get("name") == name), None)
     if entry is None:
         raise SourceError(f'context "{name}" does not exist in the kubeconfig (see `kubectl config get-contexts`)')
-    namespace = (entry.get("context") or {}).get("namespace") or "default"
-    return KubeConfig(config=merged, context=str(name), namespace=str(namespace), files=tuple(map(str, paths)))
+    ctx = entry.get("context") or {}
+    cluster = _named(merged, "clusters", ctx.get("cluster"))
+    if not cluster.get("server"):  # the client would fall back to localhost, kubectl refuses
+        raise SourceError(f'context "{name}": cluster "{ctx.get("cluster") or ""}" has no server in the kubeconfig')
+    user = _named(merged, "users", ctx.get("user"))
+    if user.get("tokenFile"):
+        user["token"] = _token(str(user.pop("tokenFile")), str(ctx.get("user")))
+    return KubeConfig(
+        config=merged,
+        context=str(name),
+        namespace=str(ctx.get("namespace") or "default"),
+        files=tuple(map(str, paths)),
+        proxy=proxy.for_server(str(cluster["server"]), cluster.get("proxy-url"), os.environ),
+    )
+
+
+def _named(merged: dict[str, Any], section: str, name: Any) -> dict[str, Any]:
+    """The body of the named cluster or user (an empty one when absent)."""
+    entry = next((e for e in merged[section] if e.get("name") == name), None)
+    body = (entry or {}).get(section[:-1]) or {}
+    if entry is not None:
+        entry[section[:-1]] = body
+    return body
+
+
+def _token(path: str, user: str) -> str:
+    """client-go reads `tokenFile` and trims it (transport/token_source.go: strings.TrimSpace); the file wins."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        why = exc.strerror or exc  # clientcmd fails the same way (client_config.go reads the file at load)
+        raise SourceError(f'kubeconfig user "{user}": tokenFile {path}: cannot be read ({why})') from None
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise SourceError(f'kubeconfig user "{user}": tokenFile {path}: larger than 1 MiB, refused')
+    token = raw.decode("utf-8", "replace").strip()
+    if any(c in token for c in "\r\n\x00"):
+        raise SourceError(f'kubeconfig user "{user}": tokenFile {path}: more than one line, refused')
+    return token

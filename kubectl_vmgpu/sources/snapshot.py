@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
+import os
 import re
+import stat
 import tarfile
+import zlib
 from collections.abc import Iterator
 from importlib.abc import Traversable
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
 from ..model import ClusterFacts, Inventory, Obj, PodEvidence
 from ..normalize import KIND_GROUPS, KINDS, add_objects
+from . import files
 from .errors import SourceError
 
 try:  # libyaml is several times faster when the platform has it
@@ -25,22 +30,27 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML (the single-file
 CLUSTER_INFO = ("vmgpu.kubevirt.io/v1alpha1", "ClusterInfo")
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
 EVIDENCE_FILES = {"dev-vfio.txt": "vfio", "domain.xml": "domain"}
-MAX_FILE_BYTES = 256 << 20
 
 
 def load(paths: list[str]) -> Inventory:
-    """Read every snapshot path into one inventory."""
+    """Read every snapshot path into one inventory; what was skipped is noted in `inventory.notes`."""
     reader = _Reader()
+    budget = files.Budget()
     for path in paths:
-        p = Path(path)
-        if not p.exists():
-            raise SourceError(f"snapshot {path}: no such file or directory")
-        if p.is_file() and path.endswith((".tar.gz", ".tgz", ".tar")):
-            reader.read_tar(p)
-        elif p.is_file():
-            reader.read_file(PurePosixPath(p.name), p.name, p.read_bytes())
+        try:
+            st = os.stat(path)  # the path given is followed; symlinks inside it are not, out of it
+        except OSError as exc:
+            raise SourceError(f"snapshot {path}: {(exc.strerror or str(exc)).lower()}") from None
+        if stat.S_ISREG(st.st_mode) and path.endswith((".tar.gz", ".tgz", ".tar")):
+            reader.read_tar(path, budget)
+        elif stat.S_ISREG(st.st_mode):
+            name = os.path.basename(path)
+            reader.read_file(PurePosixPath(name), name, files.read_regular(path, path, budget))
+        elif stat.S_ISDIR(st.st_mode):
+            for rel, label, data in files.walk_tree(path, path, _wanted, budget, reader.skipped):
+                reader.read_file(rel, label, data)
         else:
-            reader.read_tree(p, path)
+            raise SourceError(f"snapshot {path}: {files.kind_of(st.st_mode)}, not a file or folder, refused")
     return reader.inventory(", ".join(paths))
 
 
@@ -56,10 +66,12 @@ class _Reader:
 
     def __init__(self) -> None:
         self.objects: list[Obj] = []
-        self.info: list[Obj] = []
+        self.info: list[tuple[str, Obj]] = []  # (file, ClusterInfo document)
         self.evidence: dict[tuple[str, str], dict[str, Any]] = {}
+        self.skipped: list[str] = []  # entries not read (special files, symlinks out), one line each
 
     def read_tree(self, root: Traversable, label: str) -> None:
+        """A packaged tree (no symlinks or special files in a wheel or zip)."""
         stack: list[tuple[Traversable, PurePosixPath]] = [(root, PurePosixPath())]
         while stack:
             node, rel = stack.pop()
@@ -70,20 +82,13 @@ class _Reader:
                 elif _wanted(crel):
                     self.read_file(crel, f"{label}/{crel}", child.read_bytes())
 
-    def read_tar(self, path: Path) -> None:
+    def read_tar(self, path: str, budget: files.Budget) -> None:
         try:
-            with tarfile.open(path) as tar:
-                for member in tar:
-                    rel = PurePosixPath(member.name.lstrip("./") or ".")
-                    if not member.isfile() or not _wanted(rel):
-                        continue
-                    if member.size > MAX_FILE_BYTES:
-                        raise SourceError(f"{path}:{member.name}: larger than {MAX_FILE_BYTES} bytes")
-                    data = tar.extractfile(member)
-                    if data is not None:
-                        self.read_file(rel, f"{path}:{member.name}", data.read())
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise SourceError(f"{path}: not a readable tar.gz bundle ({exc})") from None
+            for rel, label, data in files.walk_tar(path, path, _wanted, budget, self.skipped):
+                self.read_file(rel, label, data)
+        except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+            why = getattr(exc, "strerror", None) or _first_line(exc)
+            raise SourceError(f"{path}: not a readable tar.gz bundle ({why})") from None
 
     def read_file(self, rel: PurePosixPath, label: str, data: bytes) -> None:
         parts = rel.parts
@@ -97,16 +102,16 @@ class _Reader:
                 self.evidence.setdefault((ns, pod), {})["domain"] = _text(data)
         elif rel.suffix in OBJECT_SUFFIXES:
             for doc in _documents(label, data, rel.suffix):
-                self._add(doc)
+                self._add(doc, label)
 
-    def _add(self, doc: Any) -> None:
+    def _add(self, doc: Any, label: str) -> None:
         if not isinstance(doc, dict):
             return
         if (doc.get("apiVersion"), doc.get("kind")) == CLUSTER_INFO:
-            self.info.append(doc)
+            self.info.append((label, _valid_info(label, doc)))
         elif isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
             for item in doc["items"]:
-                self._add(item)
+                self._add(item, label)
         elif doc.get("apiVersion") and doc.get("kind"):
             self.objects.append(doc)
 
@@ -128,9 +133,10 @@ class _Reader:
     def inventory(self, origin: str) -> Inventory:
         inv = Inventory(origin=origin)
         add_objects(inv, self.objects)
-        inv.cluster = _cluster_facts(self.info)
+        inv.cluster = _cluster_facts([doc for _, doc in self.info])
+        inv.notes += _skipped_note(self.skipped)
         if self.info:  # a snapshot with cluster facts is complete, but for what it says it lacks
-            listed = self.info[-1].get("listed")
+            listed = self.info[-1][1].get("listed")
             if isinstance(listed, list):
                 inv.listed = {str(k) for k in listed}
             else:  # every kind of a served group
@@ -191,7 +197,10 @@ MAX_DEPTH = 100  # nesting levels of one document; Kubernetes objects use a few 
 MAX_NODES = 2_000_000  # nodes of one document with its YAML aliases expanded
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])[&*][^\s,\[\]{}]")
 _OPENER = re.compile(r"\[(?!\s*\])|\{(?!\s*\})")
-_LEAD = re.compile(r"^(?:[ \t]|[-?:](?=[ \t]|$)|[&!][^ \t]*)*", re.MULTILINE)
+# Indentation and block indicators at the start of a line, one indicator (with the blanks before it) per
+# repetition and at most MAX_DEPTH + 1 of them: a repeated group costs the regex engine memory per
+# repetition (a 10 MB line of spaces once peaked at 1.27 GB), and past MAX_DEPTH the bound has done its job.
+_LEAD = re.compile(rf"^(?:[ \t]*(?:[-?:](?=[ \t]|$)|[&!][^ \t]*)){{0,{MAX_DEPTH + 1}}}[ \t]*", re.MULTILINE)
 _SURROGATE = re.compile(r"\\[uU]0{0,4}[dD][89a-fA-F]")
 
 
@@ -206,7 +215,7 @@ def _openers(text: str) -> int:
 
 def _indent_bound(text: str) -> int:
     """The longest run of indentation and block indicators: a bound on block nesting."""
-    return max((len(m.group()) for m in _LEAD.finditer(text)), default=0)
+    return max((m.end() - m.start() for m in _LEAD.finditer(text)), default=0)
 
 
 def _check_events(label: str, text: str) -> None:
@@ -340,18 +349,52 @@ def _fix(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def _valid_info(label: str, doc: Obj) -> Obj:
+    """A ClusterInfo document of the documented shape (docs/snapshot-layout.md), else a one-line refusal."""
+
+    def bad(field: str, expected: str) -> SourceError:
+        return SourceError(f"{label}: ClusterInfo {field} is not {expected}")
+
+    if isinstance(doc.get("serverVersion"), (dict, list)):
+        raise bad("serverVersion", "a version string")
+    groups = doc.get("groups")
+    if groups is not None and not isinstance(groups, dict):
+        raise bad("groups", "a mapping of API group to versions")
+    for group, versions in (groups or {}).items():
+        if versions is not None and not (isinstance(versions, list) and all(_scalar(v) for v in versions)):
+            raise bad(f"groups[{group!r}]", "a list of versions")
+    listed = doc.get("listed")
+    if listed is not None and not (isinstance(listed, list) and all(_scalar(k) for k in listed)):
+        raise bad("listed", "a list of kinds")
+    unavailable = doc.get("unavailable")
+    entries = unavailable if isinstance(unavailable, list) else []
+    if unavailable is not None and not (isinstance(unavailable, list) and all(isinstance(u, dict) for u in entries)):
+        raise bad("unavailable", "a list of {resource, reason}")
+    return doc
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
 def _cluster_facts(docs: list[Obj]) -> ClusterFacts:
     if not docs:
         return ClusterFacts()
-    doc = docs[-1]
+    doc = docs[-1]  # checked by _valid_info
     groups = doc.get("groups")
-    unavailable = {
-        str(u.get("resource")): str(u.get("reason", "")) for u in doc.get("unavailable") or [] if isinstance(u, dict)
-    }
+    unavailable = {str(u.get("resource")): str(u.get("reason", "")) for u in doc.get("unavailable") or []}
+    version = doc.get("serverVersion")
     return ClusterFacts(
-        server_version=doc.get("serverVersion"),
-        groups={str(g): tuple(str(v) for v in vs or ()) for g, vs in groups.items()}
-        if isinstance(groups, dict)
-        else None,
+        server_version=None if version is None else str(version),
+        groups={str(g): tuple(str(v) for v in vs or ()) for g, vs in groups.items()} if groups is not None else None,
         unavailable=unavailable,
     )
+
+
+def _skipped_note(skipped: list[str], shown: int = 3) -> list[str]:
+    """One line for every entry of the snapshot that was not read."""
+    if not skipped:
+        return []
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    entries = "entry" if len(skipped) == 1 else "entries"
+    return [f"skipped {len(skipped)} snapshot {entries}: {'; '.join(skipped[:shown])}{more}"]

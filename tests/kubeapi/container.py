@@ -87,10 +87,13 @@ class Container:
         while args and not args[0].startswith("-") and args[0] not in ("(", "!"):
             roots.append(args.pop(0))
         tests: dict[str, str] = {}
+        end = "\n"
         while args:
             if args[0] in ("-type", "-name") and len(args) > 1:
                 tests[args[0]] = args[1]
                 args = args[2:]
+            elif args[0] in ("-print", "-print0"):
+                end = "\0" if args.pop(0) == "-print0" else "\n"
             else:
                 return _fail(f"find: unknown predicate `{args[0]}'\n")
         out, err, code = [], "", 0
@@ -101,7 +104,7 @@ class Container:
                 code = 1
                 continue
             out += [p for p in _tree(host, root) if _matches(p, tests)]
-        return Result("".join(f"{p[0]}\n" for p in sorted(out)).encode(), err.encode(), code)
+        return Result("".join(f"{p[0]}{end}" for p in sorted(out)).encode(), err.encode(), code)
 
     def _head(self, args: list[str]) -> Result:
         if failed := self._unavailable("metadata"):
