@@ -1,4 +1,4 @@
-"""The loopback API server, checked with the official python client and a real kubectl 1.20."""
+"""The loopback API server, checked with the official python client and a real kubectl (>= 1.34)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,11 @@ if str(ROOT) not in sys.path:  # plain `pytest` without a pythonpath setting
     sys.path.insert(0, str(ROOT))
 
 from kubectl_vmgpu import execs  # noqa: E402
+from tests.helpers import kubectl_path  # noqa: E402
 from tests.kubeapi import Fault, KubeAPIServer  # noqa: E402
 from tests.kubeapi.snapshot import load  # noqa: E402
 
 BASIC = Path(__file__).parent / "kubeapi" / "testdata" / "basic"
-# Debian's kubernetes-client (v1.20.2) as .ci/run unpacks it; not /usr/bin/kubectl, another build.
-KUBECTL = Path(os.environ.get("VMGPU_KUBECTL") or "/opt/kubernetes-client/usr/bin/kubectl")
 TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
                 "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
 POD = "virt-launcher-fedora-gpu-x7k2p"
@@ -107,14 +106,6 @@ def exit_code(status: dict[str, Any]) -> int:
         return 0
     assert status["reason"] == "NonZeroExitCode"
     return int(status["details"]["causes"][0]["message"])
-
-
-def kubectl_path() -> Path:
-    if KUBECTL.is_file():
-        return KUBECTL
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{KUBECTL} is missing: CI must provide Debian's kubernetes-client 1.20")
-    pytest.skip(f"{KUBECTL} not installed")
 
 
 def kubectl(srv: KubeAPIServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -562,9 +553,10 @@ def test_exec_delay_holds_the_output(api: Any, srv: KubeAPIServer) -> None:
     assert ws.returncode == 0
 
 
-# --- kubectl 1.20 ----------------------------------------------------------------------------
+# --- kubectl (>= 1.34) ----------------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 @pytest.mark.parametrize(("args", "expected"), [
     (["get", "vmis", "-A"], ["NAMESPACE", "NODENAME", "fedora-gpu", "legacy-vm", "10.244.1.23"]),
     (["get", "resourceclaims", "-n", "vms", "-o", "yaml"],
@@ -583,6 +575,7 @@ def test_kubectl_get(srv: KubeAPIServer, tmp_path: Path, args: list[str], expect
     assert {r.method for r in srv.requests} == {"GET"}
 
 
+@pytest.mark.kubectl
 def test_kubectl_errors_and_tls(tmp_path: Path, srv: KubeAPIServer) -> None:
     result = kubectl(srv, tmp_path, "get", "vmi", "nope", "-n", "vms")
     assert result.returncode == 1
