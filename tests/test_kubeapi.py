@@ -788,3 +788,50 @@ def test_kubectl_errors_and_tls(tmp_path: Path, srv: KubeAPIServer) -> None:
         result = kubectl(secure, tmp_path, "get", "vmis", "-A")
         assert result.returncode == 0, result.stderr
         assert "fedora-gpu" in result.stdout
+
+
+@pytest.mark.kubectl
+def test_kubectl_get_watch_sees_a_change_made_in_the_store(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    kubeconfig = fresh.write_kubeconfig(tmp_path / "kubeconfig")
+    argv = [kubectl_path(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"),
+            "get", "vmi", "-n", "vms", "-w", "--request-timeout=30s"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]  # the header and the two VMIs
+        assert lines[0].split()[:3] == ["NAME", "AGE", "PHASE"] and "fedora-pending" in lines[2]
+        vmi = pending_vmi(fresh)
+        vmi["status"]["phase"] = "Scheduled"
+        fresh.store.apply(vmi)
+        changed = proc.stdout.readline().split()
+        assert changed[0] == "fedora-pending" and "Scheduled" in changed
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    watches = [r for r in fresh.requests if r.param("watch")]
+    assert watches and watches[0].param("resourceVersion") is not None
+    assert "as=Table" in watches[0].headers["Accept"]
+
+
+@pytest.mark.kubectl
+def test_kubectl_get_namespaces_and_can_i(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    from tests.kubeapi import Authorizer
+
+    result = kubectl(fresh, tmp_path, "get", "namespaces")
+    assert result.returncode == 0, result.stderr
+    assert [ln.split()[:2] for ln in result.stdout.splitlines()[1:]] == [
+        ["default", "Active"], ["kube-system", "Active"], ["kubevirt", "Active"], ["legacy", "Active"],
+        ["vms", "Active"]]
+    can_i = ("auth", "can-i", "list", "resourceclaims.resource.k8s.io")
+    assert kubectl(fresh, tmp_path, *can_i, "-A").stdout == "yes\n"
+    claims = {"apiGroups": ["resource.k8s.io"], "resources": ["resourceclaims"], "verbs": ["list"]}
+    fresh.rbac = Authorizer(namespaced_rules={"vms": [claims]})
+    denied = kubectl(fresh, tmp_path, *can_i, "-A")
+    assert (denied.returncode, denied.stdout) == (1, "no\n")
+    allowed = kubectl(fresh, tmp_path, *can_i, "-n", "vms")
+    assert (allowed.returncode, allowed.stdout) == (0, "yes\n")
+    listed = kubectl(fresh, tmp_path, "auth", "can-i", "--list", "-n", "vms")
+    assert listed.returncode == 0 and "resourceclaims.resource.k8s.io" in listed.stdout
+    assert {r.method for r in fresh.requests} == {"GET", "POST"}
+    assert all(r.path.startswith("/apis/authorization.k8s.io/v1/") for r in fresh.requests if r.method == "POST")
