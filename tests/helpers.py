@@ -1,8 +1,11 @@
-"""Shared test helpers: the repository paths, running the real CLI, finding Debian's kubectl."""
+"""Shared test helpers: the repository paths, running the real CLI, finding a current kubectl."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,14 +58,57 @@ def scenario_dirs() -> list[Path]:
     return sorted(p.parent for p in SCENARIOS.glob("*/scenario.yaml"))
 
 
+# The oldest kubectl the kubectl tests accept: Table watch events, `auth can-i` against
+# SelfSubjectAccessReview v1, WebSocket exec (1.30+) and plugin completion all behave as today's.
+KUBECTL_MIN = (1, 34)
+
+
+def kubectl_version(path: str) -> tuple[int, int] | None:
+    """(major, minor) of `path`'s client, from `kubectl version --client -o json` (clientVersion
+    has major/minor/gitVersion since 1.0), or from the text form `Client Version: v1.35.2` that
+    1.28+ prints (older clients printed a Go struct with `GitVersion:"v1.20.2"`)."""
+    try:
+        proc = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                              timeout=30)
+        client = json.loads(proc.stdout).get("clientVersion") or {}
+        text = str(client.get("gitVersion") or "")
+    except (OSError, subprocess.SubprocessError, ValueError, AttributeError):
+        try:
+            text = subprocess.run([path, "version", "--client"], capture_output=True, text=True,
+                                  timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+    m = re.search(r"v?(\d+)\.(\d+)\.\d+", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+@functools.cache
+def _find_kubectl() -> tuple[str | None, str]:
+    """(path, why not) of the first kubectl >= KUBECTL_MIN: $VMGPU_KUBECTL, then PATH."""
+    wanted = ".".join(map(str, KUBECTL_MIN))
+    configured = os.environ.get("VMGPU_KUBECTL")
+    candidates = [configured] if configured else []
+    candidates.append(shutil.which("kubectl"))
+    seen: list[str] = []
+    for candidate in candidates:
+        if not candidate or not os.access(candidate, os.X_OK):
+            if candidate == configured and candidate:
+                seen.append(f"VMGPU_KUBECTL={candidate} is not an executable")
+            continue
+        version = kubectl_version(candidate)
+        if version is not None and version >= KUBECTL_MIN:
+            return candidate, ""
+        found = "an unreadable version" if version is None else f"v{version[0]}.{version[1]}"
+        seen.append(f"{candidate} is {found}")
+    return None, f"kubectl >= {wanted} not found ({'; '.join(seen) or 'none on PATH, VMGPU_KUBECTL unset'})"
+
+
 def kubectl_path() -> str:
-    """Debian's kubectl (package kubernetes-client); CI must have it, elsewhere its absence skips."""
-    for candidate in (os.environ.get("VMGPU_KUBECTL"), "/opt/kubernetes-client/usr/bin/kubectl"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("kubectl")
-    if found and b"GitVersion" in subprocess.run([found, "version", "--client"], capture_output=True).stdout:
-        return found
+    """A kubectl >= KUBECTL_MIN; with CI=true its absence fails the test (.ci/run installs one),
+    elsewhere it skips."""
+    path, why = _find_kubectl()
+    if path:
+        return path
     if IN_CI:
-        pytest.fail("Debian's kubectl (kubernetes-client) is required when CI=true; .ci/run installs it")
-    pytest.skip("Debian's kubectl (kubernetes-client) is not installed")
+        pytest.fail(f"{why}: CI=true requires it (.ci/run installs one and sets VMGPU_KUBECTL)")
+    pytest.skip(why)

@@ -1,4 +1,4 @@
-"""The loopback API server, checked with the official python client and a real kubectl 1.20."""
+"""The loopback API server, checked with the official python client and a real kubectl (>= 1.34)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,11 @@ if str(ROOT) not in sys.path:  # plain `pytest` without a pythonpath setting
     sys.path.insert(0, str(ROOT))
 
 from kubectl_vmgpu import execs  # noqa: E402
+from tests.helpers import kubectl_path  # noqa: E402
 from tests.kubeapi import Fault, KubeAPIServer  # noqa: E402
 from tests.kubeapi.snapshot import load  # noqa: E402
 
 BASIC = Path(__file__).parent / "kubeapi" / "testdata" / "basic"
-# Debian's kubernetes-client (v1.20.2) as .ci/run unpacks it; not /usr/bin/kubectl, another build.
-KUBECTL = Path(os.environ.get("VMGPU_KUBECTL") or "/opt/kubernetes-client/usr/bin/kubectl")
 TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
                 "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
 POD = "virt-launcher-fedora-gpu-x7k2p"
@@ -109,14 +108,6 @@ def exit_code(status: dict[str, Any]) -> int:
     return int(status["details"]["causes"][0]["message"])
 
 
-def kubectl_path() -> Path:
-    if KUBECTL.is_file():
-        return KUBECTL
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{KUBECTL} is missing: CI must provide Debian's kubernetes-client 1.20")
-    pytest.skip(f"{KUBECTL} not installed")
-
-
 def kubectl(srv: KubeAPIServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
     env = {**os.environ, "HOME": str(tmp_path)}
@@ -160,7 +151,7 @@ def test_discovery_documents(api: Any) -> None:
     assert get(api, "/version")[1]["minor"] == "34"
     assert get(api, "/api")[1]["versions"] == ["v1"]
     groups = {g["name"]: g for g in get(api, "/apis")[1]["groups"]}
-    assert set(groups) == {"events.k8s.io", "kubevirt.io", "resource.k8s.io"}  # ClusterInfo is not served
+    assert set(groups) == {"authorization.k8s.io", "events.k8s.io", "kubevirt.io", "resource.k8s.io"}  # not ClusterInfo
     assert [v["version"] for v in groups["resource.k8s.io"]["versions"]] == ["v1", "v1beta2"]
     assert groups["resource.k8s.io"]["preferredVersion"]["groupVersion"] == "resource.k8s.io/v1"
 
@@ -189,7 +180,8 @@ def test_discovery_inferred_without_cluster_info(tmp_path: Path) -> None:
     with KubeAPIServer(objects=[vmi]) as srv:
         api = make_client(srv, tmp_path)
         assert get(api, "/version")[1]["gitVersion"] == "v1.34.2"
-        assert {g["name"] for g in get(api, "/apis")[1]["groups"]} == {"events.k8s.io", "kubevirt.io"}
+        groups = {g["name"] for g in get(api, "/apis")[1]["groups"]}
+        assert groups == {"authorization.k8s.io", "events.k8s.io", "kubevirt.io"}
         assert get(api, "/apis/resource.k8s.io/v1/resourceslices") == (404, "404 page not found\n")
     with KubeAPIServer(objects=[claim], cluster_info={"serverVersion": "v1.32.1"}) as srv:
         api = make_client(srv, tmp_path)
@@ -332,8 +324,208 @@ def test_writes_answer_405_and_are_recorded(srv: KubeAPIServer, method: str) -> 
     assert [(r.method, r.status) for r in srv.requests] == [(method, 405)]
 
 
-def test_watch_is_refused(api: Any) -> None:
-    assert get(api, "/api/v1/pods", {"watch": "true"})[0] == 405
+# --- watches, namespaces, access reviews --------------------------------------------------------
+
+VMIS = "/apis/kubevirt.io/v1/namespaces/vms/virtualmachineinstances"
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[KubeAPIServer]:
+    """A server of its own: these tests change the cluster."""
+    with KubeAPIServer.from_snapshot(BASIC) as srv:
+        srv.bookmark_interval = 0.2
+        yield srv
+
+
+def watch_lines(srv: KubeAPIServer, path: str, query: str, then: Any = None,
+                accept: str = "application/json") -> tuple[http.client.HTTPResponse, list[dict[str, Any]]]:
+    """GET a watch with plain HTTP, run `then()` once the headers are in, read events to the end."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+    conn.request("GET", f"{path}?{query}", headers={"Accept": accept})
+    resp = conn.getresponse()
+    if then is not None:
+        then()
+    return resp, [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+
+
+def pending_vmi(srv: KubeAPIServer) -> dict[str, Any]:
+    res = srv.catalog.resource("kubevirt.io", "v1", "virtualmachineinstances")
+    assert res is not None
+    vmi = srv.store.get(res, "v1", "vms", "fedora-pending")
+    assert vmi is not None
+    return vmi
+
+
+def test_watch_streams_the_changes_after_a_lists_resource_version(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    api = make_client(fresh, tmp_path)
+    listed = get(api, VMIS)[1]
+    rv = int(listed["metadata"]["resourceVersion"])
+
+    def change() -> None:
+        vmi = pending_vmi(fresh)
+        vmi["status"]["phase"] = "Scheduled"
+        fresh.store.apply(vmi)
+        fresh.store.apply({**vmi, "metadata": {"name": "new-vm", "namespace": "vms"}})
+        fresh.store.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "vms"}})
+        fresh.store.delete("VirtualMachineInstance", "vms", "new-vm")
+
+    resp, events = watch_lines(fresh, VMIS, f"watch=1&resourceVersion={rv}&timeoutSeconds=1", change)
+    assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("MODIFIED", "fedora-pending"), ("ADDED", "new-vm"), ("DELETED", "new-vm")]  # the pod is not a VMI
+    assert events[0]["object"]["status"]["phase"] == "Scheduled"
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == sorted(rvs) and rvs[0] == rv + 1 and rvs[-1] == rv + 4
+    assert int(fresh.store.resource_version) == rv + 4
+    # from a revision in the middle: only what came after it
+    _, later = watch_lines(fresh, VMIS, f"watch=true&resourceVersion={rvs[1]}&timeoutSeconds=1")
+    assert [e["type"] for e in later] == ["DELETED"]
+    # unset resourceVersion: the current state as ADDED events first
+    _, initial = watch_lines(fresh, VMIS, "watch=1&timeoutSeconds=1&labelSelector=kubevirt.io%2Fnope")
+    assert initial == []
+    _, initial = watch_lines(fresh, VMIS, "watch=1&timeoutSeconds=1")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in initial] == [
+        ("ADDED", "fedora-gpu"), ("ADDED", "fedora-pending")]
+
+
+def test_watch_selection_turns_modifications_into_added_and_deleted(fresh: KubeAPIServer) -> None:
+    rv = fresh.store.resource_version
+
+    def change() -> None:
+        vmi = pending_vmi(fresh)
+        fresh.store.apply({**vmi, "metadata": {**vmi["metadata"], "labels": {"watched": "yes"}}})
+        fresh.store.apply({**vmi, "metadata": {**vmi["metadata"], "labels": {"watched": "no"}}})
+
+    _, events = watch_lines(fresh, VMIS, f"watch=1&resourceVersion={rv}&timeoutSeconds=1&labelSelector=watched%3Dyes",
+                            change)
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+
+
+def test_watch_bookmarks_and_send_initial_events(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    rv = fresh.store.resource_version
+    _, events = watch_lines(fresh, VMIS, f"watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=1")
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[0]["object"] == {"kind": "VirtualMachineInstance", "apiVersion": "kubevirt.io/v1",
+                                   "metadata": {"resourceVersion": rv}}
+    query = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"
+    _, events = watch_lines(fresh, VMIS, query)
+    assert [e["type"] for e in events[:3]] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert events[2]["object"]["metadata"] == {"resourceVersion": rv,
+                                               "annotations": {"k8s.io/initial-events-end": "true"}}
+    assert all("k8s.io/initial-events-end" not in e["object"]["metadata"].get("annotations", {})
+               for e in events[3:])
+    resp, answer = watch_lines(fresh, VMIS, "watch=1&sendInitialEvents=true")
+    assert resp.status == 422 and answer[0]["message"].endswith(
+        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+    api = make_client(fresh, tmp_path)
+    status, body = get(api, VMIS, {"watch": "1", "resourceVersionMatch": "NotOlderThan"})
+    assert (status, body["reason"]) == (422, "Invalid")
+    assert "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided" in body["message"]
+    status, body = get(api, VMIS, {"sendInitialEvents": "true"})
+    assert status == 422 and body["message"].endswith("sendInitialEvents is forbidden for list")
+
+
+def test_watch_from_a_compacted_revision_is_410_expired(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    from kubernetes import client, watch
+    from kubernetes.client.rest import ApiException
+
+    old = fresh.store.resource_version
+    fresh.store.apply(pending_vmi(fresh))
+    fresh.store.compact()
+    _, events = watch_lines(fresh, VMIS, f"watch=1&resourceVersion={old}&timeoutSeconds=5")
+    assert len(events) == 1 and events[0]["type"] == "ERROR"
+    assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+    assert events[0]["object"]["message"] == f"too old resource version: {old} ({int(old) + 1})"
+    # the python client's Watch raises it as an ApiException (kubernetes/watch/watch.py)
+    core = client.CoreV1Api(make_client(fresh, tmp_path))
+    with pytest.raises(ApiException) as err:
+        for _ in watch.Watch().stream(core.list_namespaced_pod, "vms", resource_version=old, timeout_seconds=5):
+            pass
+    assert err.value.status == 410
+    # and from the current revision it streams: the change made here arrives as MODIFIED
+    seen = []
+    stream = watch.Watch()
+    pod = next(p for p in fresh.store.items(fresh.catalog.resources[""]["pods"], "v1", "vms"))
+    fresh_rv = fresh.store.resource_version
+    fresh.store.apply({**pod, "status": {**pod["status"], "phase": "Failed"}})
+    # deserialize=False: the snapshot's container statuses lack fields the client's models require
+    for event in stream.stream(core.list_namespaced_pod, "vms", resource_version=fresh_rv, timeout_seconds=2,
+                               deserialize=False):
+        seen.append((event["type"], event["object"]["metadata"]["name"], event["object"]["status"]["phase"]))
+        stream.stop()
+    assert seen == [("MODIFIED", pod["metadata"]["name"], "Failed")]
+
+
+def test_the_history_is_bounded(tmp_path: Path) -> None:
+    ns = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "a"}}
+    with KubeAPIServer(objects=[ns]) as srv:
+        srv.store = type(srv.store)(list(srv.store.items(srv.catalog.resources[""]["configmaps"], "v1")),
+                                    srv.catalog, log_size=3)
+        start = int(srv.store.resource_version)
+        for i in range(5):
+            srv.store.apply({**ns, "data": {"i": str(i)}})
+        path = "/api/v1/namespaces/a/configmaps"
+        _, events = watch_lines(srv, path, f"watch=1&resourceVersion={start + 2}&timeoutSeconds=1")
+        assert [e["object"]["data"]["i"] for e in events if e["type"] == "MODIFIED"] == ["2", "3", "4"]
+        _, events = watch_lines(srv, path, f"watch=1&resourceVersion={start + 1}&timeoutSeconds=1")
+        assert events[0]["object"]["reason"] == "Expired"
+
+
+def test_table_watch_sends_column_definitions_once(fresh: KubeAPIServer) -> None:
+    def change() -> None:
+        vmi = pending_vmi(fresh)
+        vmi["status"]["phase"] = "Running"
+        fresh.store.apply(vmi)
+
+    _, events = watch_lines(fresh, VMIS, "watch=1&timeoutSeconds=1", change, accept=TABLE_ACCEPT)
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "MODIFIED"]
+    assert all(e["object"]["kind"] == "Table" and len(e["object"]["rows"]) == 1 for e in events)
+    assert [c["name"] for c in events[0]["object"]["columnDefinitions"]][:3] == ["Name", "Age", "Phase"]
+    assert events[1]["object"]["columnDefinitions"] == events[2]["object"]["columnDefinitions"] == []
+    assert events[2]["object"]["rows"][0]["cells"][2] == "Running"
+
+
+def test_list_at_resource_version_0_ignores_the_limit(api: Any) -> None:
+    body = get(api, "/apis/resource.k8s.io/v1/resourceslices", {"limit": 1, "resourceVersion": "0"})[1]
+    assert len(body["items"]) > 1 and "continue" not in body["metadata"]
+    assert len(get(api, "/apis/resource.k8s.io/v1/resourceslices", {"limit": 1})[1]["items"]) == 1
+
+
+def test_namespaces_are_served_and_follow_the_objects(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    api = make_client(fresh, tmp_path)
+    assert names(get(api, "/api/v1/namespaces")[1]) == ["default", "kube-system", "kubevirt", "legacy", "vms"]
+    ns = get(api, "/api/v1/namespaces/legacy")[1]
+    assert ns["status"]["phase"] == "Active" and ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "legacy"}
+    rv = fresh.store.resource_version
+    fresh.store.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-b"}})
+    assert "team-b" in names(get(api, "/api/v1/namespaces")[1])
+    _, events = watch_lines(fresh, "/api/v1/namespaces", f"watch=1&resourceVersion={rv}&timeoutSeconds=1")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "team-b")]
+
+
+def test_access_reviews_follow_the_rbac_simulation(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    from kubernetes import client
+
+    from tests.kubeapi import Authorizer
+
+    auth = client.AuthorizationV1Api(make_client(fresh, tmp_path))
+
+    def can(verb: str, resource: str, namespace: str = "", group: str = "resource.k8s.io") -> bool:
+        attrs = client.V1ResourceAttributes(verb=verb, group=group, resource=resource, namespace=namespace)
+        review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attrs))
+        return bool(auth.create_self_subject_access_review(review).status.allowed)
+
+    assert can("list", "resourceclaims")  # no RBAC simulation: everything is allowed
+    claims = {"apiGroups": ["resource.k8s.io"], "resources": ["resourceclaims"], "verbs": ["get", "list"]}
+    fresh.rbac = Authorizer(cluster_rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+                            namespaced_rules={"vms": [claims]})
+    assert not can("list", "resourceclaims") and can("list", "resourceclaims", "vms")
+    assert can("list", "pods", group="") and not can("watch", "pods", group="")
+    rules = auth.create_self_subject_rules_review(
+        client.V1SelfSubjectRulesReview(spec=client.V1SelfSubjectRulesReviewSpec(namespace="vms"))).status
+    assert [(r.resources, r.verbs) for r in rules.resource_rules] == [(["pods"], ["list"]),
+                                                                     (["resourceclaims"], ["get", "list"])]
+    assert rules.incomplete is False
 
 
 def test_forbidden_fault_reads_like_rbac(api: Any, srv: KubeAPIServer) -> None:
@@ -562,9 +754,10 @@ def test_exec_delay_holds_the_output(api: Any, srv: KubeAPIServer) -> None:
     assert ws.returncode == 0
 
 
-# --- kubectl 1.20 ----------------------------------------------------------------------------
+# --- kubectl (>= 1.34) ----------------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 @pytest.mark.parametrize(("args", "expected"), [
     (["get", "vmis", "-A"], ["NAMESPACE", "NODENAME", "fedora-gpu", "legacy-vm", "10.244.1.23"]),
     (["get", "resourceclaims", "-n", "vms", "-o", "yaml"],
@@ -583,6 +776,7 @@ def test_kubectl_get(srv: KubeAPIServer, tmp_path: Path, args: list[str], expect
     assert {r.method for r in srv.requests} == {"GET"}
 
 
+@pytest.mark.kubectl
 def test_kubectl_errors_and_tls(tmp_path: Path, srv: KubeAPIServer) -> None:
     result = kubectl(srv, tmp_path, "get", "vmi", "nope", "-n", "vms")
     assert result.returncode == 1
@@ -594,3 +788,50 @@ def test_kubectl_errors_and_tls(tmp_path: Path, srv: KubeAPIServer) -> None:
         result = kubectl(secure, tmp_path, "get", "vmis", "-A")
         assert result.returncode == 0, result.stderr
         assert "fedora-gpu" in result.stdout
+
+
+@pytest.mark.kubectl
+def test_kubectl_get_watch_sees_a_change_made_in_the_store(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    kubeconfig = fresh.write_kubeconfig(tmp_path / "kubeconfig")
+    argv = [kubectl_path(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"),
+            "get", "vmi", "-n", "vms", "-w", "--request-timeout=30s"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]  # the header and the two VMIs
+        assert lines[0].split()[:3] == ["NAME", "AGE", "PHASE"] and "fedora-pending" in lines[2]
+        vmi = pending_vmi(fresh)
+        vmi["status"]["phase"] = "Scheduled"
+        fresh.store.apply(vmi)
+        changed = proc.stdout.readline().split()
+        assert changed[0] == "fedora-pending" and "Scheduled" in changed
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    watches = [r for r in fresh.requests if r.param("watch")]
+    assert watches and watches[0].param("resourceVersion") is not None
+    assert "as=Table" in watches[0].headers["Accept"]
+
+
+@pytest.mark.kubectl
+def test_kubectl_get_namespaces_and_can_i(fresh: KubeAPIServer, tmp_path: Path) -> None:
+    from tests.kubeapi import Authorizer
+
+    result = kubectl(fresh, tmp_path, "get", "namespaces")
+    assert result.returncode == 0, result.stderr
+    assert [ln.split()[:2] for ln in result.stdout.splitlines()[1:]] == [
+        ["default", "Active"], ["kube-system", "Active"], ["kubevirt", "Active"], ["legacy", "Active"],
+        ["vms", "Active"]]
+    can_i = ("auth", "can-i", "list", "resourceclaims.resource.k8s.io")
+    assert kubectl(fresh, tmp_path, *can_i, "-A").stdout == "yes\n"
+    claims = {"apiGroups": ["resource.k8s.io"], "resources": ["resourceclaims"], "verbs": ["list"]}
+    fresh.rbac = Authorizer(namespaced_rules={"vms": [claims]})
+    denied = kubectl(fresh, tmp_path, *can_i, "-A")
+    assert (denied.returncode, denied.stdout) == (1, "no\n")
+    allowed = kubectl(fresh, tmp_path, *can_i, "-n", "vms")
+    assert (allowed.returncode, allowed.stdout) == (0, "yes\n")
+    listed = kubectl(fresh, tmp_path, "auth", "can-i", "--list", "-n", "vms")
+    assert listed.returncode == 0 and "resourceclaims.resource.k8s.io" in listed.stdout
+    assert {r.method for r in fresh.requests} == {"GET", "POST"}
+    assert all(r.path.startswith("/apis/authorization.k8s.io/v1/") for r in fresh.requests if r.method == "POST")

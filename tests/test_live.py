@@ -147,6 +147,7 @@ def test_unreachable_server_and_bad_context_exit_3(tmp_path: Path) -> None:
     assert run.code == 3 and 'context "missing" does not exist' in run.err
 
 
+@pytest.mark.kubectl
 def test_real_kubectl_reads_the_server_and_runs_the_plugin(tmp_path: Path) -> None:
     kubectl = kubectl_path()
     bindir = tmp_path / "bin"

@@ -372,6 +372,7 @@ def krew_install(build: Build, root: Path) -> Path:
     return root / "bin"
 
 
+@pytest.mark.kubectl
 def test_kubectl_finds_and_runs_the_plugin(build: Build, tmp_path: Path) -> None:
     kubectl = kubectl_path()
     bindir = krew_install(build, tmp_path / "krew")

@@ -53,7 +53,12 @@ KNOWN: tuple[Resource, ...] = (
     _r("resource.k8s.io", "resourceclaims", "ResourceClaim", True),
     _r("resource.k8s.io", "resourceclaimtemplates", "ResourceClaimTemplate", True),
     _r("resource.k8s.io", "resourceslices", "ResourceSlice", False),
+    _r("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+    _r("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
 )
+# Resources that only take `create` (a review is answered, never stored).
+CREATE_ONLY = {("authorization.k8s.io", "selfsubjectaccessreviews"),
+               ("authorization.k8s.io", "selfsubjectrulesreviews")}
 
 # Served whenever their group is, objects or not: what a cluster running KubeVirt and DRA lists.
 ALWAYS: dict[str, tuple[str, ...]] = {
@@ -61,6 +66,7 @@ ALWAYS: dict[str, tuple[str, ...]] = {
     "events.k8s.io": ("events",),
     "kubevirt.io": ("virtualmachineinstances", "virtualmachines", "kubevirts"),
     "resource.k8s.io": ("deviceclasses", "resourceclaims", "resourceclaimtemplates", "resourceslices"),
+    "authorization.k8s.io": ("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 }
 SUBRESOURCES: dict[tuple[str, str], tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     ("", "pods"): (("exec", "PodExecOptions", ("create", "get")), ("status", "Pod", READ_VERBS[:1])),
@@ -99,7 +105,8 @@ class Catalog:
     def __init__(self, objects: Iterable[dict[str, Any]], cluster_info: dict[str, Any] | None) -> None:
         info = cluster_info or {}
         self.server_version = str(info.get("serverVersion") or DEFAULT_SERVER_VERSION)
-        self.versions: dict[str, list[str]] = {"": ["v1"], "events.k8s.io": ["v1"]}
+        # authorization.k8s.io: `kubectl auth can-i` posts SelfSubjectAccess/RulesReviews there
+        self.versions: dict[str, list[str]] = {"": ["v1"], "events.k8s.io": ["v1"], "authorization.k8s.io": ["v1"]}
         for group, versions in (info.get("groups") or {}).items():
             if group not in ("", "core", "v1"):
                 self.versions.setdefault(group, []).extend(v for v in versions or () if isinstance(v, str))
@@ -119,6 +126,16 @@ class Catalog:
                 res = next(r for r in KNOWN if r.group == group and r.name == name)
                 self.resources.setdefault(group, {}).setdefault(name, res)
         self.versions = {g: list(dict.fromkeys(v)) for g, v in self.versions.items() if v}
+
+    def add(self, obj: dict[str, Any]) -> Resource:
+        """Serve the group version and resource of an object written after start (Store.apply)."""
+        group, _, version = obj["apiVersion"].rpartition("/")
+        served = self.versions.setdefault(group, [])
+        if version not in served:
+            served.append(version)
+        namespaced = bool((obj.get("metadata") or {}).get("namespace"))
+        res = guess_resource(group, obj["kind"], namespaced)
+        return self.resources.setdefault(group, {}).setdefault(res.name, res)
 
     def resource(self, group: str, version: str, name: str) -> Resource | None:
         """The resource named `name` (plural) in a served group version."""
@@ -178,7 +195,8 @@ class Catalog:
         entries: list[dict[str, Any]] = []
         for res in sorted(self.resources.get(group, {}).values(), key=lambda r: r.name):
             entry: dict[str, Any] = {"name": res.name, "singularName": res.singular, "namespaced": res.namespaced,
-                                     "kind": res.kind, "verbs": list(READ_VERBS)}
+                                     "kind": res.kind,
+                                     "verbs": ["create"] if (group, res.name) in CREATE_ONLY else list(READ_VERBS)}
             if res.short_names:
                 entry["shortNames"] = list(res.short_names)
             if res.categories:

@@ -1,4 +1,4 @@
-"""HTTP request handling: auth, faults, routing, content negotiation, and the exec upgrade."""
+"""HTTP request handling: auth, faults, routing, content negotiation, watches, access reviews, exec."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import podexec, routes, tables
+from . import podexec, reviews, routes, tables
+from . import watch as watches
 from . import websocket as ws
-from .discovery import Resource
+from .discovery import CREATE_ONLY, Resource
 from .faults import HEADERS_KEPT, Fault, RecordedRequest
 from .selectors import Predicate, SelectorError, field_selector, label_selector
 from .status import forbidden, not_found, status
@@ -94,12 +95,19 @@ class Handler(BaseHTTPRequestHandler):
     def _not_found_page(self) -> None:
         self._send(404, NOT_FOUND_PAGE, "text/plain; charset=utf-8")
 
+    body = b""
+
     def _drain_body(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
-            self.rfile.read(length)
+            self.body = self.rfile.read(length)
         elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True  # never parsed: drop the connection instead
+
+    def _chunk(self, data: bytes) -> None:
+        """One chunk of a chunked (streamed) body, flushed: each watch event reaches the client now."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     # --- the request --------------------------------------------------------------------------
 
@@ -136,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
                 if not api.rbac.allows(verb, res.group, resource, route.namespace):
                     return self._json(403, forbidden(res, api.user, verb, route.namespace, route.name or None,
                                                      route.subresource))
+        if self.command == "POST" and res is not None and (res.group, res.name) in CREATE_ONLY:
+            return self._review(res)
         if self.command != "GET" and not (is_exec and upgrade and self.command == "POST"):
             self.close_connection = True
             return self._json(405, status(405))
@@ -145,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         if route.subresource == "exec":
             # Since 1.35 a WebSocket exec (a GET) also needs `create` on pods/exec.
             return "create" if self.command == "POST" or self.api.catalog.minor() >= 35 else "get"
-        if route.watch or self.record and self.record.param("watch") in ("true", "1"):
+        if route.watch or self.record and watches.is_true(self.record.param("watch")):
             return "watch"
         return "get" if route.name else "list"
 
@@ -193,8 +203,6 @@ class Handler(BaseHTTPRequestHandler):
         if res is None or (route.namespace and not res.namespaced) or (route.name and res.namespaced
                                                                          and route.namespace is None):
             return self._json(404, status(404))
-        if route.watch or query.get("watch", [""])[0] in ("true", "1"):
-            return self._json(405, status(405, "watch is not supported by this test API server"))
         # ClusterInfo.unavailable: what the collecting user could not read stays forbidden here.
         keys = [f"{res.name}/{route.subresource}"] if route.subresource else [res.qualified, res.name]
         reason = next((api.unavailable[k] for k in keys if k in api.unavailable), None)
@@ -203,8 +211,10 @@ class Handler(BaseHTTPRequestHandler):
                                              route.subresource, reason or None))
         if route.subresource == "exec" and res.name == "pods":
             return self._exec(route, res, query)
-        if route.subresource not in ("", "status"):
-            return self._json(404, status(404))
+        if route.subresource not in ("", "status") or (res.group, res.name) in CREATE_ONLY:
+            return self._json(404, status(404)) if route.subresource else self._json(405, status(405))
+        if route.watch or watches.is_true(query.get("watch", [""])[0]):
+            return self._watch(route, res, query)
         if route.name:
             return self._object(route, res)
         self._list(route, res, query)
@@ -236,12 +246,19 @@ class Handler(BaseHTTPRequestHandler):
                 predicates.append(label_selector(first["labelSelector"]))
             if first.get("fieldSelector"):
                 predicates.append(field_selector(first["fieldSelector"], res))
+            if first.get("sendInitialEvents"):
+                raise watches.InvalidWatch('ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: '
+                                           "Forbidden: sendInitialEvents is forbidden for list")
             limit = int(first["limit"]) if first.get("limit", "").isdigit() else 0
-            items = api.store.items(res, route.version, route.namespace)
-            chunk = page(items, predicates, limit, first.get("continue", ""), api.store.resource_version)
+            if first.get("resourceVersion") == "0" and not first.get("continue"):
+                limit = 0  # served from the watch cache, which ignores the limit (KEP-365)
+            items, rv = api.store.read(res, route.version, route.namespace)
+            chunk = page(items, predicates, limit, first.get("continue", ""), rv)
         except (SelectorError, ContinueError) as err:
             return self._json(400, status(400, str(err)))
-        meta: dict[str, Any] = {"resourceVersion": api.store.resource_version}
+        except watches.InvalidWatch as err:
+            return self._json(422, status(422, str(err)))
+        meta: dict[str, Any] = {"resourceVersion": rv}
         if chunk.continue_token:
             meta["continue"] = chunk.continue_token
         if chunk.remaining is not None:
@@ -260,6 +277,61 @@ class Handler(BaseHTTPRequestHandler):
             items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
         api_version = f"{res.group}/{route.version}" if res.group else route.version
         self._json(200, {"kind": f"{res.kind}List", "apiVersion": api_version, "metadata": meta, "items": items})
+
+    def _watch(self, route: routes.Route, res: Resource, query: dict[str, list[str]]) -> None:
+        """A watch stream: chunked JSON lines until timeoutSeconds, the server's stop or the client's hang-up."""
+        api = self.api
+        first = {k: v[0] for k, v in query.items() if v}
+        media = _media(self.headers.get("Accept", ""))
+        if media is None:
+            return self._json(406, status(406))
+        try:
+            opts = watches.options(first, api.watch_timeout)
+            predicates: list[Predicate] = []
+            if first.get("labelSelector"):
+                predicates.append(label_selector(first["labelSelector"]))
+            if first.get("fieldSelector"):
+                predicates.append(field_selector(first["fieldSelector"], res))
+            if route.name:  # the legacy /watch/.../NAME path
+                predicates.append(field_selector(f"metadata.name={route.name}", res))
+        except SelectorError as err:
+            return self._json(400, status(400, str(err)))
+        except watches.InvalidWatch as err:
+            return self._json(422, status(422, str(err)))
+        encoder = watches.Encoder(res, route.version, media, first.get("includeObject") or "Metadata")
+        watch = watches.Watch(api.store, res, route.version, route.namespace, predicates, opts, encoder,
+                              api.bookmark_interval)
+        watch.start()
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            watch.run(self._chunk)
+            self._chunk(b"")  # the last chunk: the stream ended cleanly
+        except OSError:
+            pass  # the client hung up (kubectl killed, Watch.stop): nothing left to tell it
+
+    def _review(self, res: Resource) -> None:
+        """POST of a SelfSubjectAccessReview or SelfSubjectRulesReview: 201 with its status."""
+        kind = "SelfSubjectAccessReview" if res.name == "selfsubjectaccessreviews" else "SelfSubjectRulesReview"
+        try:
+            if (self.headers.get("Content-Type") or "").startswith(reviews.PROTOBUF):
+                body = reviews.decode_protobuf(self.body, kind)
+            else:
+                body = json.loads(self.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError) as err:
+            return self._json(400, status(400, f"the body of the request was in an unknown format: {err}"))
+        try:
+            answer = (reviews.access_review if kind == "SelfSubjectAccessReview" else reviews.rules_review)(
+                body, self.api.rbac)
+        except reviews.InvalidReview as err:
+            return self._json(422, status(422, str(err)))
+        self._json(201, answer)
 
     def _exec(self, route: routes.Route, res: Resource, query: dict[str, list[str]]) -> None:
         api = self.api

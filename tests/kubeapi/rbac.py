@@ -39,6 +39,14 @@ class Authorizer:
             rules += self.namespaced_rules.get(namespace, [])
         return any(_matches(rule, verb, group, resource) for rule in rules)
 
+    def rules(self, namespace: str | None) -> list[dict[str, Any]]:
+        """The resource rules in effect in `namespace` (SelfSubjectRulesReview's resourceRules)."""
+        rules = list(self.cluster_rules)
+        if namespace:
+            rules += self.namespaced_rules.get(namespace, [])
+        keys = ("verbs", "apiGroups", "resources", "resourceNames")
+        return [{k: list(rule[k]) for k in keys if rule.get(k)} for rule in rules]
+
 
 def _matches(rule: dict[str, Any], verb: str, group: str, resource: str) -> bool:
     def has(key: str, value: str) -> bool:

@@ -36,14 +36,24 @@ class KubeAPIServer:
     Serves discovery (/version, /api, /apis, group versions), GET of collections and objects with
     labelSelector, fieldSelector, limit/continue, Tables for kubectl, Status errors, and pods/exec
     over WebSocket (v5/v4.channel.k8s.io) answered from the pod's evidence folder. Everything but
-    GET (and the exec upgrade) answers 405 and is recorded in `requests`.
+    GET (and the exec upgrade, and POSTs of SelfSubjectAccessReview/SelfSubjectRulesReview, answered
+    from `rbac`) answers 405 and is recorded in `requests`.
+
+    Watches (`?watch=1`, the legacy /watch/ paths) stream JSON lines as kube-apiserver does (see
+    `watch`): initial events, resourceVersion, bookmarks every `bookmark_interval` seconds,
+    sendInitialEvents, 410 Expired for a revision older than the kept history, timeoutSeconds
+    (else `watch_timeout`), Tables for kubectl. Tests change the cluster through `store`:
+    `srv.store.apply(obj)` (create or replace), `srv.store.delete(kind, namespace, name)`, and
+    `srv.store.compact()` (forget the history: older revisions answer 410). Namespaces are served:
+    the stored ones, those of the objects, and default/kube-system. A list with
+    `resourceVersion=0` ignores `limit`, as the watch cache does.
 
     Objects are served at every served version of their group with `apiVersion` rewritten; shapes
     are NOT converted (resource.k8s.io v1beta1 differs from v1). Core and events.k8s.io events are
     one store seen through both APIs (fields mapped as upstream does). Served groups: core v1 and
     events.k8s.io v1 always, plus ClusterInfo.groups and the groups of the objects.
     `ClusterInfo.unavailable` resources (e.g. `resourceslices.resource.k8s.io`, `pods/exec`) answer
-    403. Watches answer 405. With `token`, requests without `Authorization: Bearer <token>` get 401.
+    403. With `token`, requests without `Authorization: Bearer <token>` get 401.
 
     Attributes tests may set: `faults` (key -> Fault: a resource `resourceslices`, a qualified one
     `resourceslices.resource.k8s.io`, a subresource `pods/exec`, a path prefix `/apis/kubevirt.io`,
@@ -81,6 +91,8 @@ class KubeAPIServer:
         self.exec_delay = 0.0
         self.omit_builtin_item_kinds = False
         self.rbac: Authorizer | None = None
+        self.bookmark_interval = 1.0  # seconds without an event before a BOOKMARK (upstream: about 1 min)
+        self.watch_timeout = 1800.0  # kube-apiserver's --min-request-timeout
         self.requests: list[RecordedRequest] = []
         self.ca_pem: bytes | None = None
         self._lock = threading.Lock()
@@ -100,6 +112,7 @@ class KubeAPIServer:
 
     def start(self) -> KubeAPIServer:
         handler = type("BoundHandler", (Handler,), {"api": self})
+        self.store.open()
         httpd = _HTTPServer(("127.0.0.1", 0), handler)
         if self.tls:
             cert, key = self_signed()
@@ -113,6 +126,7 @@ class KubeAPIServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self.store.close()  # ends every watch stream
         self._httpd.shutdown()
         self._httpd.close_connections()
         self._httpd.server_close()
