@@ -19,7 +19,7 @@ from typing import Any
 
 __all__ = [
     "Cause", "ClaimSource", "DeviceEntry", "DeviceKind", "Gates", "Rejection",
-    "admit", "dns1123_label_errors", "dns1123_subdomain_errors", "entries_from_spec", "go_quote", "model_tag",
+    "admit", "dns1123_label_errors", "dns1123_subdomain_errors", "entries_from_spec", "go_quote",
     "webhook_message",
 ]
 
@@ -94,39 +94,30 @@ class Rejection:
     entry: str | None = None
 
 
-_V16, _V180, _V183, _V190 = (1, 6, 0), (1, 8, 0), (1, 8, 3), (1, 9, 0)
+# The releases whose admitters differ, in order (KubeVirt.admitter_release picks one for a version).
+RELEASES = ("v1.6.0", "v1.8.0", "v1.8.3", "v1.9.0")
+_V16, _V180, _V183, _V190 = range(len(RELEASES))
 _TYPE_NAME = {DeviceKind.GPU: "GPU", DeviceKind.HOST_DEVICE: "HostDevice"}
 _PAIR_OWNER = {DeviceKind.GPU: "GPUs", DeviceKind.HOST_DEVICE: "HostDevices", DeviceKind.NETWORK: "Networks"}
 _CRASH = ("failed calling webhook: virt-api's DRA admitter dereferences the absent claimName of a DRA GPU "
           "(nil pointer, v1.6/v1.7 pkg/dra/admitter) and the webhook's failurePolicy Fail refuses the object")
 
 
-def _era(version: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-    eff = version or _V190  # an unknown version is judged by the newest model
-    return next((floor for floor in (_V190, _V183, _V180, _V16) if eff >= floor), None)
-
-
-def model_tag(version: tuple[int, int, int] | None) -> str | None:
-    """The tag whose dra_admitter.go `admit` models for this version (None: that version has no DRA admitter)."""
-    era = _era(version)
-    return None if era is None else f"v{era[0]}.{era[1]}.{era[2]}"
-
-
 def admit(
-    version: tuple[int, int, int] | None,
+    release: str | None,
     gates: Gates,
     entries: Sequence[DeviceEntry],
     sources: Sequence[ClaimSource],
     root: str = "spec",
 ) -> tuple[Rejection, ...]:
-    """Every cause KubeVirt `version`'s DRA admitter gives, in upstream's order; () when it admits.
+    """Every cause the DRA admitter of `release` (one of RELEASES) gives, in upstream's order; () when it admits.
 
-    root is the path of the VMI spec: "spec" for a VMI, "spec.template.spec" for a VM. An unknown
-    version (None) is judged by the newest model (v1.9.0); versions before v1.6.0 have no DRA admitter.
+    root is the path of the VMI spec: "spec" for a VMI, "spec.template.spec" for a VM; release None (before
+    v1.6.0) has no DRA admitter.
     """
-    era = _era(version)
-    if era is None:
+    if release is None:
         return ()
+    era = RELEASES.index(release)
     gpus = [e for e in entries if e.kind is DeviceKind.GPU]
     if era == _V16:
         return tuple(_admit_v16(root, gates, gpus, sources))
@@ -221,7 +212,7 @@ def _claims_v19(root: str, sources: Sequence[ClaimSource]) -> list[Rejection]:
 
 
 def _devices(
-    era: tuple[int, ...], root: str, kind: DeviceKind, entries: Sequence[DeviceEntry], gate: bool
+    era: int, root: str, kind: DeviceKind, entries: Sequence[DeviceEntry], gate: bool
 ) -> tuple[list[Rejection], set[str], dict[str, int]]:
     """validateDRAGPUs / validateDRAHostDevices: causes, valid claim names, first index of each pair."""
     field, type_name = f"{root}.domain.devices.{kind.value}", _TYPE_NAME[kind]
@@ -247,7 +238,7 @@ def _devices(
 
 
 def _pairs(
-    era: tuple[int, ...], field: str, type_name: str, dra: Sequence[tuple[int, DeviceEntry]]
+    era: int, field: str, type_name: str, dra: Sequence[tuple[int, DeviceEntry]]
 ) -> tuple[list[Rejection], list[Rejection], set[str], dict[str, int]]:
     # v1.8.0-v1.8.2 index the field by the position among DRA entries (required) and among valid
     # ones (duplicates); v1.8.3 fixed it ("index accuracy" tests). v1.8.x reports every required

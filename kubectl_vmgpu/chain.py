@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import evidence as ev
+from . import metadata as md
 from .index import Index, newest
+from .metadatafile import MetadataDevice, MetadataFile
 from .model import PodEvidence
 from .views import (
     Claim,
@@ -88,9 +90,10 @@ class Evidence:
     metadata_dir: str | None = None  # the folder this KubeVirt version reads; None = not used
     metadata_files: tuple[str, ...] = ()  # matching files in that folder
     metadata_other: tuple[str, ...] = ()  # metadata files elsewhere in the container
-    metadata: ev.MetadataFile | None = None
-    metadata_devices: tuple[ev.MetadataDevice, ...] = ()
-    metadata_error: str | None = None
+    metadata: MetadataFile | None = None
+    metadata_devices: tuple[MetadataDevice, ...] = ()
+    metadata_error: str | None = None  # the reader's error for the one file it read
+    metadata_launcher_error: str | None = None  # what virt-launcher fails with, in upstream's words
     vfio: tuple[str, ...] | None = None
     vfio_error: str | None = None
     domain_name: str | None = None
@@ -224,7 +227,8 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
     reads = kv.reads_metadata_from() == "metadata"
     folder_claim = gpu.claim_name if source and source.template_name else (source.claim_name if source else None)
     if reads and pod_ev.metadata_files is not None and folder_claim:
-        out.update(_metadata(kv, gpu, bool(source and source.template_name), folder_claim, pod_ev))
+        devices = vmi.devices if vmi else VmiDevices()
+        out.update(_metadata(kv, gpu, devices, bool(source and source.template_name), folder_claim, pod_ev))
     elif reads and "metadata" in pod_ev.unavailable:
         out["metadata_error"] = pod_ev.unavailable["metadata"]
     if pod_ev.vfio_listing is not None:
@@ -244,32 +248,29 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
     return Evidence(**out)
 
 
-def _metadata(kv: KubeVirt, gpu: GpuEntry, template: bool, claim: str, pod_ev: PodEvidence) -> dict[str, Any]:
+def _metadata(
+    kv: KubeVirt, gpu: GpuEntry, devices: VmiDevices, template: bool, claim: str, pod_ev: PodEvidence
+) -> dict[str, Any]:
+    """What this KubeVirt version's virt-launcher reads for the GPU, modelled on its own reader."""
     files_in = pod_ev.metadata_files or {}
-    folder, _ = ev.metadata_paths(template, claim, gpu.request_name, kv.uses_old_metadata_path())
-    files = tuple(
-        sorted(
-            p
-            for p in files_in
-            if p.startswith(folder + "/") and "/" not in p[len(folder) + 1 :] and p.endswith("-metadata.json")
-        )
+    folder, _ = md.metadata_paths(template, claim, gpu.request_name, kv.uses_old_metadata_path())
+    reader = md.KubeVirtReader.of(kv) or md.KubeVirtReader.V1_8_3
+    out: dict[str, Any] = {"metadata_dir": folder, "metadata_other": tuple(sorted(files_in))}
+    try:
+        result = md.read_metadata(reader, files_in, devices.sources, gpu.claim_name, gpu.request_name)
+    except ev.EvidenceError as exc:  # a file we refuse to model (truncated or too deep)
+        refused = tuple(p for p in sorted(files_in) if p.startswith(folder + "/"))
+        return {**out, "metadata_files": refused or tuple(sorted(files_in))[:1], "metadata_error": str(exc)}
+    files = result.files
+    out.update(
+        metadata_files=files,
+        metadata_other=tuple(sorted(p for p in files_in if p not in files)),
+        metadata=result.metadata,
+        metadata_devices=result.devices,
+        metadata_launcher_error=result.launcher_error(gpu.kind, gpu.name, gpu.claim_name, gpu.request_name),
     )
-    out: dict[str, Any] = {
-        "metadata_dir": folder,
-        "metadata_files": files,
-        "metadata_other": tuple(sorted(p for p in files_in if p not in files)),
-    }
-    if len(files) == 1:
-        try:
-            parsed = ev.parse_metadata(files[0], files_in[files[0]])
-        except ev.EvidenceError as exc:
-            out["metadata_error"] = str(exc)
-        else:
-            devices: tuple[ev.MetadataDevice, ...] = ()
-            for name, devs in parsed.requests.items():
-                if request_matches(name, gpu.request_name):
-                    devices += devs
-            out.update(metadata=parsed, metadata_devices=devices)
+    if files and result.error and len(files) == 1:
+        out["metadata_error"] = result.error
     return out
 
 

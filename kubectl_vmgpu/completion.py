@@ -137,7 +137,7 @@ def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[st
 
     def run() -> None:
         with contextlib.suppress(Exception):
-            from .sources.cluster import Api
+            from .sources.api import Api
 
             scope = Scope(
                 name=None,

@@ -22,9 +22,9 @@ from kubectl_vmgpu.admission import (
     Gates,
     admit,
     entries_from_spec,
-    model_tag,
     webhook_message,
 )
+from kubectl_vmgpu.views import KubeVirt
 
 GPUS, HDS, RCS = "spec.domain.devices.gpus", "spec.domain.devices.hostDevices", "spec.resourceClaims"
 BOTH_GPU = "vmi.spec.domain.devices.gpus contains GPUs with both deviceName and claimRequest"
@@ -239,6 +239,11 @@ def for_tag(vector: Vector, tag: str) -> dict[str, Any]:
     return {**vector.spec, "resourceClaims": named}
 
 
+def _release(version: tuple[int, int, int] | None) -> str | None:
+    """The admitter release the product's KubeVirt view picks for a version."""
+    return KubeVirt(version=version).admitter_release()
+
+
 def version(tag: str) -> tuple[int, int, int]:
     major, minor, patch = (int(p) for p in tag[1:].split("."))
     return major, minor, patch
@@ -246,7 +251,7 @@ def version(tag: str) -> tuple[int, int, int]:
 
 def run(tag: str, gates: Gates, raw: dict[str, Any], root: str = "spec") -> list[tuple[str, str]]:
     entries, sources = entries_from_spec(raw)
-    return [(r.message, r.field) for r in admit(version(tag), gates, entries, sources, root)]
+    return [(r.message, r.field) for r in admit(_release(version(tag)), gates, entries, sources, root)]
 
 
 @pytest.mark.parametrize(
@@ -348,18 +353,18 @@ def test_v16_nil_claimname_crashes_the_webhook() -> None:
     # v1.6.0 dra_admitter.go: claimNamesFromGPUs.Insert(*gpu.ClaimName) on a nil pointer; the
     # causes gathered before are lost with the panic.
     entries, sources = entries_from_spec(spec(pod_rc("c"), [dev("gpu0", "c", "r"), dev("gpu1", req="req1")]))
-    got = admit((1, 7, 2), GPU_ON, entries, sources)
+    got = admit(_release((1, 7, 2)), GPU_ON, entries, sources)
     assert [(r.cause, r.field, r.entry) for r in got] == [(Cause.WEBHOOK_CRASH, V16_GPUS + "[1].claimName", "gpu1")]
-    assert admit((1, 8, 0), GPU_ON, entries, sources)[0].message == CLAIM_GPU
+    assert admit(_release((1, 8, 0)), GPU_ON, entries, sources)[0].message == CLAIM_GPU
 
 
 def test_vm_template_root_and_entry_names() -> None:
     # vms-admitter.go ValidateVirtualMachineSpec: field.Child("template", "spec").
     entries, sources = entries_from_spec(spec(rc("claim1"), [g11, dev("gpu2", "claim1", "req1")]))
-    got = admit((1, 9, 0), GPU_ON, entries, sources, root="spec.template.spec")
+    got = admit(_release((1, 9, 0)), GPU_ON, entries, sources, root="spec.template.spec")
     assert [(r.field, r.cause, r.entry) for r in got] == [
         ("spec.template.spec.domain.devices.gpus[1]", Cause.DUPLICATE, "gpu2")]
-    old = admit((1, 6, 0), NONE, entries, sources, root="spec.template.spec")
+    old = admit(_release((1, 6, 0)), NONE, entries, sources, root="spec.template.spec")
     assert [r.field for r in old] == ["spec.template.spec.spec.domain.devices.gpus"]
 
 
@@ -367,17 +372,17 @@ def test_vm_template_root_and_entry_names() -> None:
     ((1, 5, 3), None), ((1, 6, 0), "v1.6.0"), ((1, 7, 4), "v1.6.0"), ((1, 8, 2), "v1.8.0"),
     ((1, 8, 3), "v1.8.3"), ((1, 8, 4), "v1.8.3"), ((1, 9, 0), "v1.9.0"), ((1, 10, 0), "v1.9.0"), (None, "v1.9.0")])
 def test_model_tag(ver: tuple[int, int, int] | None, tag: str | None) -> None:
-    assert model_tag(ver) == tag
+    assert _release(ver) == tag
 
 
 def test_before_v16_no_admitter() -> None:
-    assert admit((1, 5, 0), NONE, [DeviceEntry(DeviceKind.GPU, "g", claim_name="c")], []) == ()
+    assert admit(_release((1, 5, 0)), NONE, [DeviceEntry(DeviceKind.GPU, "g", claim_name="c")], []) == ()
 
 
 def test_webhook_message_joins_ten() -> None:
     # pkg/util/webhooks/webhooks.go ToAdmissionResponse: ", "-joined, ten at most, then a count.
     entries, sources = entries_from_spec(spec(rc("c"), [dev(f"g{i}", "c", "r") for i in range(13)]))
-    got = admit((1, 9, 0), GPU_ON, entries, sources)
+    got = admit(_release((1, 9, 0)), GPU_ON, entries, sources)
     assert len(got) == 12
     text = webhook_message(got)
     assert text.startswith('duplicate claimName/requestName pair "c/r", duplicate')
@@ -387,7 +392,7 @@ def test_webhook_message_joins_ten() -> None:
 
 def test_go_quoting_in_messages() -> None:
     entries, sources = entries_from_spec(spec([{"name": 'a"b'}, {"name": 'a"b'}]))
-    assert admit((1, 8, 3), NONE, entries, sources)[0].message == 'duplicate resourceClaims name "a\\"b"'
+    assert admit(_release((1, 8, 3)), NONE, entries, sources)[0].message == 'duplicate resourceClaims name "a\\"b"'
 
 
 def test_entries_from_spec_tolerates_wrong_types() -> None:

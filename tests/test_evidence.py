@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kubectl_vmgpu import evidence as ev
+from kubectl_vmgpu import metadatafile as mf
 
 V1ALPHA1 = {
     "kind": "DeviceMetadata",
@@ -31,7 +32,7 @@ V1ALPHA1 = {
 def test_metadata_stream_newest_first_picks_v1alpha1() -> None:
     newer = dict(V1ALPHA1, apiVersion="metadata.resource.k8s.io/v1beta1")
     text = json.dumps(newer) + "\n" + json.dumps(V1ALPHA1)
-    parsed = ev.parse_metadata("/x", text)
+    parsed = mf.parse_metadata("/x", text)
     assert parsed.api_versions == ("metadata.resource.k8s.io/v1beta1", "metadata.resource.k8s.io/v1alpha1")
     assert parsed.requests["gpu"][0].pci == "0000:4a:00.0"
 
@@ -39,21 +40,21 @@ def test_metadata_stream_newest_first_picks_v1alpha1() -> None:
 def test_metadata_without_compatible_version_is_refused() -> None:
     text = json.dumps(dict(V1ALPHA1, apiVersion="metadata.resource.k8s.io/v1beta1"))
     with pytest.raises(ev.EvidenceError, match="no compatible metadata version found in stream"):
-        ev.parse_metadata("/x", text)
+        mf.parse_metadata("/x", text)
 
 
 def test_truncated_and_deep_metadata_are_refused() -> None:
     """A truncated object fails as KubeVirt v1.8.3+ words it (pkg/dra/utils.go), not with our own text."""
     with pytest.raises(ev.EvidenceError, match="read object from metadata stream: unexpected EOF"):
-        ev.parse_metadata("/x", json.dumps(V1ALPHA1)[:-5])
+        mf.parse_metadata("/x", json.dumps(V1ALPHA1)[:-5])
     with pytest.raises(ev.EvidenceError, match="nested deeper"):
-        ev.parse_metadata("/x", "[" * 100 + "]" * 100)
+        mf.parse_metadata("/x", "[" * 100 + "]" * 100)
 
 
 def test_mdev_uuid_is_read() -> None:
     doc = json.loads(json.dumps(V1ALPHA1))
     doc["requests"][0]["devices"][0]["attributes"] = {"mdevUUID": {"string": "6f0a-uuid"}}
-    assert ev.parse_metadata("/x", json.dumps(doc)).requests["gpu"][0].mdev == "6f0a-uuid"
+    assert mf.parse_metadata("/x", json.dumps(doc)).requests["gpu"][0].mdev == "6f0a-uuid"
 
 
 def test_vfio_listing() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from kubectl_vmgpu import execs
 from kubectl_vmgpu.model import Inventory
-from kubectl_vmgpu.sources import cluster
+from kubectl_vmgpu.sources import api, cluster
 from tests.helpers import cli
 from tests.kubeapi import Fault, KubeAPIServer
 
@@ -156,7 +156,7 @@ def run_case(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
     args = list(case.args)
     if "--page-size-1" in args:
         args.remove("--page-size-1")
-        monkeypatch.setattr(cluster, "PAGE", 1)
+        monkeypatch.setattr(api, "PAGE", 1)
     with KubeAPIServer.from_snapshot(BASIC) as srv:
         kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
         srv.faults.update({k: Fault(**vars(f)) for k, f in case.faults.items()})

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from kubectl_vmgpu import evidence as ev
+from kubectl_vmgpu import metadatafile as mf
 from kubectl_vmgpu.checks import CHECKS
 from kubectl_vmgpu.index import Index
 from kubectl_vmgpu.model import Inventory, Scope
 from kubectl_vmgpu.normalize import add_objects, resource_version
-from kubectl_vmgpu.sources import cluster, snapshot
+from kubectl_vmgpu.sources import cluster, launchers, snapshot
 from kubectl_vmgpu.sources.errors import SourceError
 from tests.helpers import REPO, SCENARIOS, cli
 from tests.kubeapi import Authorizer, Fault, KubeAPIServer
@@ -453,10 +454,10 @@ def test_metadata_streams_of_odd_shapes_are_refused_not_crashed() -> None:
     KubeVirt ignores is valid JSON to Go and no longer refused (issue 16 item 11)."""
     v1a1 = '{"apiVersion":"metadata.resource.k8s.io/v1alpha1",'
     with pytest.raises(ev.EvidenceError, match="decode metadata.resource.k8s.io/v1alpha1: json: cannot unmarshal"):
-        ev.parse_metadata("/p", v1a1 + '"requests":5}')
+        mf.parse_metadata("/p", v1a1 + '"requests":5}')
     with pytest.raises(ev.EvidenceError, match="Go struct field DeviceMetadataRequest.requests.devices"):
-        ev.parse_metadata("/p", v1a1 + '"requests":[{"name":"g","devices":7}]}')
-    assert ev.parse_metadata("/p", v1a1 + '"x":' + "1" * 5000 + "}").requests == {}
+        mf.parse_metadata("/p", v1a1 + '"requests":[{"name":"g","devices":7}]}')
+    assert mf.parse_metadata("/p", v1a1 + '"x":' + "1" * 5000 + "}").requests == {}
 
 
 @pytest.mark.parametrize(
@@ -545,7 +546,7 @@ def test_messages_built_from_foreign_text_are_printable(tmp_path: Path) -> None:
     run = cli("doctor", "--snapshot", str(tmp_path))
     assert run.code == 3 and "\x1b" not in run.err and "a\\x1b[2Jb.yaml" in run.err
     root = "/var/run/kubernetes.io/dra-device-attributes/"
-    found = cluster.ExecResult(f"{root}a-metadata.json\0{root}b\x1b]0;x\x07-metadata.json\0", code=0)
-    assert cluster._found_paths(found) == ([f"{root}a-metadata.json"], [f"{root}b\x1b]0;x\x07-metadata.json"])
-    failed = cluster.ExecResult(stderr="virsh: \x1b[31merror\x1b[0m\n", code=1)
-    assert "\x1b" not in cluster._failed(("virsh",), failed)
+    found = launchers.ExecResult(f"{root}a-metadata.json\0{root}b\x1b]0;x\x07-metadata.json\0", code=0)
+    assert launchers._found_paths(found) == ([f"{root}a-metadata.json"], [f"{root}b\x1b]0;x\x07-metadata.json"])
+    failed = launchers.ExecResult(stderr="virsh: \x1b[31merror\x1b[0m\n", code=1)
+    assert "\x1b" not in launchers._failed(("virsh",), failed)

@@ -13,9 +13,18 @@ from typing import Any
 
 import pytest
 
-from kubectl_vmgpu import evidence as ev
+from kubectl_vmgpu import build
+from kubectl_vmgpu import metadata as kvmd
+from kubectl_vmgpu.views import ClaimSource, KubeVirt
 
-R = ev.KubeVirtReader
+R = kvmd.KubeVirtReader
+
+
+def _sources(claims: list[dict[str, str]]) -> tuple[ClaimSource, ...]:
+    """The VMI's spec.resourceClaims as the product reads them."""
+    return build.vmi_devices({"resourceClaims": claims}).sources
+
+
 NEW = "/var/run/kubernetes.io/dra-device-attributes"
 OLD = "/var/run/dra-device-attributes"
 PCI = "resource.kubernetes.io/pciBusID"
@@ -635,7 +644,7 @@ CASES += [(f"v1.8.2-{case[0]}", R.V1_8_0, *case[1:]) for case in OLD_CASES]
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_upstream_vector(
-    reader: ev.KubeVirtReader,
+    reader: kvmd.KubeVirtReader,
     files: dict[str, str],
     claims: list[dict[str, str]],
     claim_ref: str,
@@ -644,7 +653,7 @@ def test_upstream_vector(
     value: str | None,
     error: str | None,
 ) -> None:
-    result = ev.read_metadata(reader, files, claims, claim_ref, req)
+    result = kvmd.read_metadata(reader, files, _sources(claims), claim_ref, req)
     got, got_error = (result.pci, result.pci_error) if what == "pci" else (result.mdev, result.mdev_error)
     assert got == value
     if error is None:
@@ -659,9 +668,9 @@ FILE = f"{DIR}/gpu.nvidia.com-metadata.json"
 ONE = md("c1", "dra-gpu", {PCI: "0000:4a:00.0"})
 
 
-def _read(text: str, reader: ev.KubeVirtReader = R.V1_8_3, request: str = "dra-gpu") -> ev.MetadataResult:
+def _read(text: str, reader: kvmd.KubeVirtReader = R.V1_8_3, request: str = "dra-gpu") -> kvmd.MetadataResult:
     path = FILE if reader is R.V1_8_3 else old_file("c1", "dra-gpu", "gpu.nvidia.com")
-    return ev.read_metadata(reader, {path: text}, [{"name": "g", "resourceClaimName": "c1"}], "g", request)
+    return kvmd.read_metadata(reader, {path: text}, _sources([{"name": "g", "resourceClaimName": "c1"}]), "g", request)
 
 
 @pytest.mark.parametrize(
@@ -756,11 +765,11 @@ def test_old_reader_template_claims_glob_every_claim_folder_and_match_pod_claim_
         old_file("ddd", "other-req"): md("ddd", "dra-gpu", {PCI: "0000:03:00.0"}, "gpus", typed=False),
     }
     claims = [{"name": "gpus", "resourceClaimTemplateName": "t"}]
-    result = ev.read_metadata(R.V1_8_0, files, claims, "gpus", "dra-gpu")
+    result = kvmd.read_metadata(R.V1_8_0, files, _sources(claims), "gpus", "dra-gpu")
     assert (result.pci, result.files) == ("0000:02:00.0", tuple(sorted(files)[:3]))
-    none = ev.read_metadata(R.V1_8_0, files, [{"name": "x"}], "x", "dra-gpu")
+    none = kvmd.read_metadata(R.V1_8_0, files, _sources([{"name": "x"}]), "x", "dra-gpu")
     assert none.pci_error == 'no metadata file found with matching with pod claim name "x" request "dra-gpu"'
-    assert ev.read_metadata(R.V1_8_0, {}, claims, "gpus", "dra-gpu").pci_error == (
+    assert kvmd.read_metadata(R.V1_8_0, {}, _sources(claims), "gpus", "dra-gpu").pci_error == (
         'no metadata file found for templateclaim "gpus" request "dra-gpu"'
     )
 
@@ -770,12 +779,12 @@ def test_old_reader_takes_the_first_driver_file() -> None:
         old_file("c1", "dra-gpu", d): md("c1", "dra-gpu", {PCI: pci}, typed=False)
         for d, pci in (("b.example.com", "0000:02:00.0"), ("a.example.com", "0000:01:00.0"))
     }
-    assert ev.read_metadata(R.V1_8_0, files, direct("c1"), "my-claim", "dra-gpu").pci == "0000:01:00.0"
+    assert kvmd.read_metadata(R.V1_8_0, files, _sources(direct("c1")), "my-claim", "dra-gpu").pci == "0000:01:00.0"
     assert "only supports exactly one driver" in (
-        ev.read_metadata(
+        kvmd.read_metadata(
             R.V1_8_3,
             {p.replace(OLD, f"{NEW}/resourceclaims"): t for p, t in files.items()},
-            direct("c1"),
+            _sources(direct("c1")),
             "my-claim",
             "dra-gpu",
         ).pci_error
@@ -805,6 +814,9 @@ def test_launcher_error_texts_per_version() -> None:
 
 
 def test_reader_for_version() -> None:
-    assert R.for_version((1, 7, 2)) is None
-    assert R.for_version((1, 8, 2)) is R.V1_8_0
-    assert R.for_version((1, 8, 3)) is R.V1_8_3 and R.for_version(None) is R.V1_8_3
+    def kv(version: tuple[int, int, int] | None) -> KubeVirt:
+        return KubeVirt(version=version)
+
+    assert R.of(kv((1, 7, 2))) is None
+    assert R.of(kv((1, 8, 2))) is R.V1_8_0
+    assert R.of(kv((1, 8, 3))) is R.V1_8_3 and R.of(kv(None)) is R.V1_8_3

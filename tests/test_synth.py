@@ -260,10 +260,10 @@ def test_allocator_honours_tolerations_and_node_selectors() -> None:
 
 def test_lab_takes_the_shared_domain_rules_from_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tolerations and attribute domains have one implementation, the product's: the lab keeps no copy."""
-    from kubectl_vmgpu import cel, chain
+    from kubectl_vmgpu import cel, views
     from tests.synth import celsim, rules
 
-    assert rules.tolerates is chain.tolerates and celsim.qualified is cel.qualified
+    assert rules.views is views and celsim.qualified is cel.qualified
 
     def tainted() -> Lab:
         lab = Lab("shared-rules")
@@ -273,7 +273,7 @@ def test_lab_takes_the_shared_domain_rules_from_the_product(monkeypatch: pytest.
 
     assert tainted().chains[0].pod_state == "unschedulable"
     # the allocator asks the shared matcher, so a matcher that tolerates everything lets the VM in
-    monkeypatch.setattr(rules, "tolerates", lambda taint, tolerations: True)
+    monkeypatch.setattr(views, "tolerates", lambda taint, tolerations: True)
     assert [d.name for _, d in tainted().chains[0].devices] == ["gpu-vfio-0"]
     # and the lab's CEL reads an attribute's domain with the product's rule
     attrs = {"productName": {"string": "H100"}}

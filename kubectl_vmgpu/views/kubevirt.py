@@ -169,3 +169,14 @@ class KubeVirt:
     def predates_iommufd(self) -> bool:
         """A known version before v1.9, which has no iommufd backend at all (gate or not)."""
         return self.version is not None and self.version < (1, 9, 0)
+
+    def admitter_release(self) -> str | None:
+        """The release whose DRA admitter (pkg/dra/admitter) judges this version's VMIs; None before v1.6.
+
+        An unknown version is judged by the newest model. Each range shares one dra_admitter.go.
+        """
+        version = self.version or (1, 9, 0)
+        for floor in ((1, 9, 0), (1, 8, 3), (1, 8, 0), (1, 6, 0)):
+            if version >= floor:
+                return "v{}.{}.{}".format(*floor)
+        return None

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from kubectl_vmgpu import evidence as ev
+from kubectl_vmgpu import metadatafile as mf
 from kubectl_vmgpu import views as v
 from kubectl_vmgpu.chain import Chain, Device, Evidence, VmiView
 from kubectl_vmgpu.checks.base import Context, Hit
@@ -123,8 +124,8 @@ def device(**kw: Any) -> Device:
     return replace(Device(resource_slice(), slice_device(), True), **kw)
 
 
-def metadata_device(**kw: Any) -> ev.MetadataDevice:
-    return replace(ev.MetadataDevice(DRIVER, POOL, DEVICE, PCI, None), **kw)
+def metadata_device(**kw: Any) -> mf.MetadataDevice:
+    return replace(mf.MetadataDevice(DRIVER, POOL, DEVICE, PCI, None), **kw)
 
 
 METADATA_DIR = f"/var/run/kubernetes.io/dra-device-attributes/resourceclaimtemplates/{CLAIM_ENTRY}/{REQUEST}"
@@ -137,7 +138,7 @@ def hostdev(**kw: Any) -> ev.Hostdev:
 
 def evidence(**kw: Any) -> Evidence:
     """What a healthy running launcher shows: one metadata file, the vfio group, a matching hostdev."""
-    md = ev.MetadataFile(METADATA_FILE, ("metadata.resource.k8s.io/v1alpha1",), {REQUEST: (metadata_device(),)})
+    md = mf.MetadataFile(METADATA_FILE, ("metadata.resource.k8s.io/v1alpha1",), {REQUEST: (metadata_device(),)})
     return replace(
         Evidence(
             metadata_dir=METADATA_DIR,
