@@ -116,3 +116,31 @@ def test_watch_on_a_snapshot_is_a_usage_error() -> None:
     assert run.code == 2 and "--watch needs a cluster" in run.err
     run = cli("describe", "--demo", "ubuntu-h100", "-n", "gpu-lab", "-w")
     assert run.code == 2
+
+
+def test_get_watch_ends_at_ctrl_c_with_130(tmp_path: Path) -> None:
+    import signal
+
+    with KubeAPIServer.from_snapshot(SNAPSHOT) as srv:
+        for obj in _pending():
+            srv.store.apply(obj)
+        kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kubectl_vmgpu", "get", "-A", "-w", "--kubeconfig", kc],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            out = Lines(proc)
+            out.wait_for("rhel9-gpu")
+            assert out.seen[0].split()[:3] == ["NAMESPACE", "NAME", "PHASE"]
+            allocated = _item("gpu-lab/resourceclaims.yaml")
+            allocated["status"].pop("reservedFor")
+            srv.store.apply(allocated)
+            out.wait_for("gpu-lab/rhel9-gpu claim allocated gpu-vfio-0 on gpu-worker-01")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 130
+            assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
