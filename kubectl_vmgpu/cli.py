@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, getcli
 from .completion import complete_checks, complete_files, completion_command
 from .model import Scope
 from .options import OUTPUTS, scope, source_options, unscoped_options
+from .render.complete import complete_get_output
 
 if TYPE_CHECKING:
     from .index import Index
@@ -87,6 +88,10 @@ def _link(sc: Scope) -> tuple[Inventory, Index, list[Any], str | None]:
 
 
 def _analyse(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
+    return _analysed(sc, kind, ignore, explain_all)[0]
+
+
+def _analysed(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> tuple[Report, Index]:
     from . import allocation, checks, report
 
     inv, idx, views, ns = _link(sc)
@@ -102,7 +107,8 @@ def _analyse(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bo
     ctx = checks.Context(idx=idx, exec_disabled=sc.no_exec, explanations=explanations)
     found = checks.run(ctx, views, keys)
     version = idx.kubevirt.label if idx.kubevirt.version else None
-    return report.assemble(kind, inv.origin, views, found.cluster, found.by_vmi, found.silenced, explanations, version)
+    rep = report.assemble(kind, inv.origin, views, found.cluster, found.by_vmi, found.silenced, explanations, version)
+    return rep, idx
 
 
 def _emit(kind: str, sc: Scope, output: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
@@ -146,13 +152,20 @@ def main() -> None:
     is_flag=True,
     help="Explain the allocation device by device for allocated claims too (always for pending ones).",
 )
+@getcli.watch_options
 def describe(output: str, explain_allocation: bool, **kw: Any) -> None:
     """Show the whole chain of each DRA GPU of a VMI (or VM), with findings inline.
 
     NAME is a VMI or VM name; without it, every VMI in scope. For a claim that is not allocated,
     the allocation is explained device by device: what the driver publishes on each node, which
     devices the class and the request's selectors match, which are held and by whom.
+
+    With --watch (live only), a line per change of any link follows, until the VM runs healthy.
     """
+    watch, watch_only = kw.pop("watch"), kw.pop("watch_only")
+    if watch or watch_only:
+        getcli.watch(scope(kw), "describe", watch_only, None)
+        return
     _emit("Describe", scope(kw), output, explain_all=explain_allocation)
 
 
@@ -296,6 +309,45 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     else:
         text = rdevices.text(rows, node)
     click.echo(text, nl=False)
+
+
+@main.command()
+@source_options
+@click.option(
+    "-o",
+    "--output",
+    default="",
+    metavar="FORMAT",
+    callback=getcli.get_output,
+    shell_complete=complete_get_output,
+    help="wide, name, json, yaml, jsonpath=TEMPLATE or custom-columns=HEADER:.path,...",
+)
+@click.option("-l", "--selector", metavar="SELECTOR", help="Label selector on VMIs/VMs, e.g. app=x,tier in (a,b).")
+@click.option("--no-headers", is_flag=True, help="Print tables without the header line.")
+@click.option("--sort-by", metavar="JSONPATH", help="Sort by a field of the -o json items, e.g. .metadata.name.")
+@getcli.watch_options
+def get(output: str, selector: str | None, no_headers: bool, sort_by: str | None, **kw: Any) -> None:
+    """One line per VMI (or VM without one): phase, node, GPUs ready/total, devices, status, age.
+
+    STATUS is the name of the first error finding (else warning) of `doctor`, or OK; a GPU is ready
+    when its chain has no error and the domain has its hostdev. With -A a NAMESPACE column leads.
+    """
+    from .render import get as rget
+
+    watch, watch_only = kw.pop("watch"), kw.pop("watch_only")
+    sc = scope(kw)
+    match = getcli.selector(selector)
+    if watch or watch_only:
+        getcli.watch(sc, "get", watch_only, match)
+        return
+    rep, idx = _analysed(sc, "Get")
+    now = getcli.now() if not (sc.demo or sc.snapshots) else (rget.snapshot_time(idx) or getcli.now())
+    rows = rget.rows(rep, now, match)
+    if not rows and output not in ("json", "yaml"):
+        where = f" in {sc.namespace or 'the'} namespace" if not sc.all_namespaces else ""
+        click.echo(f"No resources found{where}.", err=True)
+        return
+    click.echo(getcli.get_text(rows, output, sc.all_namespaces, no_headers, sort_by, rep.origin), nl=False)
 
 
 @main.command()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from ..allocation import DeviceState
 from ..sources.errors import printable
+from .table import table
 
 
 def text(rows: list[DeviceState], node: str | None = None) -> str:
-    from tabulate import tabulate
-
     if not rows:
         return "No DRA devices published (no current ResourceSlice).\n"
-    table = [
+    cells = [
         (
             d.node,
             d.name,
@@ -22,7 +21,7 @@ def text(rows: list[DeviceState], node: str | None = None) -> str:
         )
         for d in rows
     ]
-    out = [tabulate(table, headers=("NODE", "DEVICE", "TYPE", "PCI BUS ID", "PRODUCT", "STATE"), tablefmt="plain"), ""]
+    out = [table(("NODE", "DEVICE", "TYPE", "PCI BUS ID", "PRODUCT", "STATE"), cells)]
     nodes: dict[str, list[DeviceState]] = {}
     for d in rows:
         nodes.setdefault(d.node, []).append(d)

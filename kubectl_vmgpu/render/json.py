@@ -10,6 +10,7 @@ from ..chain import Chain, VmiView
 from ..model import Finding, Severity
 from ..report import GpuReport, Report, VmiReport
 from ..views import Taint
+from .get import Row as GetRow
 
 SCHEMA_VERSION = 1
 MAX_EXPLAINED_NODES = 10  # a fleet has thousands: the summary counts them all, the detail shows the first
@@ -252,3 +253,40 @@ def to_yaml(data: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+
+
+def get_row(r: GetRow) -> dict[str, Any]:
+    """One row of `get -o json|yaml` (the items of a kubectl-style List; README documents it).
+
+    `metadata` repeats name, namespace and creationTimestamp where kubectl habits look for them
+    (`--sort-by=.metadata.name`, `-o custom-columns=NAME:.metadata.name`).
+    """
+    return {
+        "kind": r.kind,
+        "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": r.created or None},
+        "namespace": r.namespace,
+        "name": r.name,
+        "phase": r.phase,
+        "node": r.node,
+        "gpus": {"ready": r.gpus_ready, "total": r.gpus_total},
+        "devices": list(r.devices),
+        "status": r.status,
+        "severity": r.severity,
+        "creationTimestamp": r.created or None,
+        "age": r.age,
+        "claims": list(r.claims),
+        "pciBusIDs": list(r.pci),
+        "kubevirtVersion": r.kubevirt,
+        "drivers": list(r.drivers),
+    }
+
+
+def get_list(origin: str, rows: list[GetRow]) -> dict[str, Any]:
+    """`get -o json|yaml`: a List as kubectl prints one, with the report's schemaVersion and source."""
+    return {
+        "apiVersion": "v1",
+        "kind": "List",
+        "schemaVersion": SCHEMA_VERSION,
+        "source": origin,
+        "items": [get_row(r) for r in rows],
+    }
