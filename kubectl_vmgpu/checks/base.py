@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..chain import Chain, LinkName, VmiView
 from ..index import Index
-from ..model import Ref, Severity
+from ..model import FixPatch, Ref, Severity
 
 if TYPE_CHECKING:
     from ..allocation import Explanation
@@ -26,6 +26,7 @@ class Hit:
     link: LinkName | None  # None: the cluster, not one link of a chain
     gpu: str | None = None
     severity: Severity | None = None  # None: the check's own severity
+    fix_patch: FixPatch | None = None  # when the fix is an object change
 
 
 @dataclass(frozen=True)
