@@ -56,8 +56,18 @@ def _pending_causes(cause: str, *more: str) -> list[Rule]:
 
 RULES: tuple[Rule, ...] = (
     # cluster-wide: no DRA API, no KubeVirt
-    *_rules("dra-api-missing", ("pod-claim-not-wired", "template-missing", "claim-missing", "device-class-missing",
-                                "driver-not-publishing", "claim-not-generated", "vm-start-refused")),
+    *_rules(
+        "dra-api-missing",
+        (
+            "pod-claim-not-wired",
+            "template-missing",
+            "claim-missing",
+            "device-class-missing",
+            "driver-not-publishing",
+            "claim-not-generated",
+            "vm-start-refused",
+        ),
+    ),
     *_pending_causes("dra-api-missing"),
     *_rules("kubevirt-missing", ("vm-start-refused", "launcher-pod-missing")),
     # the VM spec and KubeVirt's configuration
@@ -161,7 +171,8 @@ def edges() -> dict[str, set[str]]:
 
 def is_acyclic() -> bool:
     """Whether the table is a DAG (no check can explain itself through others)."""
-    graph, state = edges(), {}
+    graph: dict[str, set[str]] = edges()
+    state: dict[str, int] = {}
 
     def visit(node: str) -> bool:
         if state.get(node) == 1:

@@ -5,11 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import Chain, LinkName, VmiView
-from ..model import Ref
-from .base import Context, E, Hit, VmiCheck, W, claim_holder, claims_path, gpu_label, owner_ref, spec_path
+from ..model import FixPatch, Ref
+from .base import (
+    Context,
+    E,
+    Hit,
+    VmiCheck,
+    W,
+    claim_holder,
+    claims_path,
+    class_field,
+    gpu_label,
+    owner_ref,
+    restart,
+    spec_path,
+    template_request_path,
+    vm_gpu_patch,
+)
 
 NVIDIA_DRIVER = "gpu.nvidia.com"
 CONTAINER_CLASSES = ("gpu.nvidia.com", "mig.nvidia.com")
+
 
 def claim_not_declared(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """A GPU whose claimName names no spec.resourceClaims entry (or that has no claimName)."""
@@ -113,6 +129,7 @@ def request_not_found(ctx: Context, view: VmiView) -> Iterator[Hit]:
             f"{names[0] if len(names) == 1 else 'one of ' + ', '.join(names)}, then restart the VM",
             LinkName.SPEC,
             gpu=chain.gpu.name,
+            fix_patch=vm_gpu_patch(view, chain, "requestName", names[0]) if len(names) == 1 else None,
         )
 
 
@@ -159,7 +176,19 @@ def not_a_passthrough_class(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 f"{claim_holder(chain)}, then restart the VM",
                 LinkName.CLASS,
                 gpu=chain.gpu.name,
+                fix_patch=_class_patch(ctx, view, chain, "vfio.gpu.nvidia.com"),
             )
+
+
+def _class_patch(ctx: Context, view: VmiView, chain: Chain, device_class: str) -> FixPatch | None:
+    """deviceClassName of the GPU's request in its template; the VM restart makes a new claim from it."""
+    found = template_request_path(ctx, chain)
+    if found is None or chain.template is None or (chain.request and chain.request.first_available):
+        return None
+    api_version, path = found
+    ops = [{"op": "replace", "path": f"{path}/{class_field(api_version)}", "value": device_class}]
+    meta = chain.template.meta
+    return FixPatch(api_version, "ResourceClaimTemplate", meta.namespace, meta.name, "json", ops, restart(view))
 
 
 def vm_start_refused(ctx: Context, view: VmiView) -> Iterator[Hit]:

@@ -318,7 +318,8 @@ def summary_line(s: Summary) -> str:
     err, warn, info = (s.counts.get(sev, 0) for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     parts = [f"{err} error{'s' if err != 1 else ''}", f"{warn} warning{'s' if warn != 1 else ''}", f"{info} info"]
     silenced = f", {s.silenced} silenced" if s.silenced else ""
-    problems = f"{s.problems} problem{'s' if s.problems != 1 else ''} ({s.findings} finding{'s' if s.findings != 1 else ''})"
+    found = f"{s.findings} finding{'s' if s.findings != 1 else ''}"
+    problems = f"{s.problems} problem{'s' if s.problems != 1 else ''} ({found})"
     return (
         f"Summary: {s.vmis} VMI{'s' if s.vmis != 1 else ''} checked, {s.vmis_with_errors} with errors; "
         f"{problems}: {', '.join(parts)}{silenced}"
