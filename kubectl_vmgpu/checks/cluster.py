@@ -76,7 +76,8 @@ def feature_gate_off(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 f"{gate} is listed in disabledFeatureGates (it is Beta and on by default in {vtext})",
                 f"remove {gate} from spec.configuration.developerConfiguration.disabledFeatureGates",
             )
-            gates = {"disabledFeatureGates": [g for g in kv.disabled_gates if g != gate]}
+            rest = [g for g in kv.disabled_gates if g != gate]
+            gates: dict[str, list[str] | None] = {"disabledFeatureGates": rest or None}  # null: a merge patch removes the empty list
         else:
             why, fix = (
                 f"{gate} is Alpha in {vtext} and not listed in featureGates",

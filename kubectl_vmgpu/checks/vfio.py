@@ -61,11 +61,8 @@ def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
         )
 
 
-def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | None:
-    """The VfioDeviceConfig added to the GPU's template (none there yet); the VM restart makes a new claim."""
-    found = template_request_path(ctx, chain)
-    if found is None or chain.template is None:
-        return None
+def api_device_op(chain: Chain) -> dict[str, object]:
+    """The JSON patch operation that adds a VfioDeviceConfig with enableAPIDevice to the GPU's template."""
     config = {
         "requests": [chain.gpu.request_name],
         "opaque": {
@@ -77,14 +74,20 @@ def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | N
             },
         },
     }
-    has_configs = any(c.source.lower().endswith("claim") for c in chain.configs)
-    op = (
-        {"op": "add", "path": "/spec/spec/devices/config/-", "value": config}
-        if has_configs
-        else {"op": "add", "path": "/spec/spec/devices/config", "value": [config]}
-    )
+    if any(c.source.lower().endswith("claim") for c in chain.configs):
+        return {"op": "add", "path": "/spec/spec/devices/config/-", "value": config}
+    return {"op": "add", "path": "/spec/spec/devices/config", "value": [config]}
+
+
+def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | None:
+    """The VfioDeviceConfig added to the GPU's template (none there yet); the VM restart makes a new claim."""
+    found = template_request_path(ctx, chain)
+    if found is None or chain.template is None:
+        return None
     meta = chain.template.meta
-    return FixPatch(found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [op], restart(view))
+    return FixPatch(
+        found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [api_device_op(chain)], restart(view)
+    )
 
 
 def iommufd_unsupported(ctx: Context, view: VmiView) -> Iterator[Hit]:
