@@ -77,7 +77,8 @@ def feature_gate_off(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 f"remove {gate} from spec.configuration.developerConfiguration.disabledFeatureGates",
             )
             rest = [g for g in kv.disabled_gates if g != gate]
-            gates: dict[str, list[str] | None] = {"disabledFeatureGates": rest or None}  # null: a merge patch removes the empty list
+            # null: a merge patch removes the list once empty
+            gates: dict[str, list[str] | None] = {"disabledFeatureGates": rest or None}
         else:
             why, fix = (
                 f"{gate} is Alpha in {vtext} and not listed in featureGates",
