@@ -172,16 +172,18 @@ def edges() -> dict[str, set[str]]:
 def is_acyclic() -> bool:
     """Whether the table is a DAG (no check can explain itself through others)."""
     graph: dict[str, set[str]] = edges()
-    state: dict[str, int] = {}
+    visiting: set[str] = set()
+    done: set[str] = set()
 
     def visit(node: str) -> bool:
-        if state.get(node) == 1:
+        if node in visiting:
             return False
-        if state.get(node) == 2:
+        if node in done:
             return True
-        state[node] = 1
-        ok = all(visit(n) for n in graph.get(node, ()))
-        state[node] = 2
+        visiting.add(node)
+        ok = all(visit(n) for n in (graph[node] if node in graph else ()))
+        visiting.discard(node)
+        done.add(node)
         return ok
 
     return all(visit(n) for n in list(graph))
