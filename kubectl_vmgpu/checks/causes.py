@@ -181,7 +181,7 @@ def is_acyclic() -> bool:
         if node in done:
             return True
         visiting.add(node)
-        ok = all(visit(n) for n in (graph[node] if node in graph else ()))
+        ok = all(visit(n) for n in (graph[node] if node in graph else ()))  # noqa: SIM401
         visiting.discard(node)
         done.add(node)
         return ok
