@@ -299,11 +299,11 @@ def vmi_devices(spec: Obj) -> v.VmiDevices:
     plugin: dict[str, list[str]] = {"gpu": [], "hostDevice": []}
     devices = d(d(spec, "domain"), "devices")
     for kind, field_name in (("gpu", "gpus"), ("hostDevice", "hostDevices")):
-        for dev in dicts(devices, field_name):
+        for i, dev in enumerate(dicts(devices, field_name)):
             if s(dev, "deviceName"):
                 plugin[kind].append(s(dev, "name"))
             elif s(dev, "claimName") or s(dev, "requestName"):
-                entries.append(v.GpuEntry(kind, s(dev, "name"), s(dev, "claimName"), s(dev, "requestName")))
+                entries.append(v.GpuEntry(kind, s(dev, "name"), s(dev, "claimName"), s(dev, "requestName"), i))
     return v.VmiDevices(
         entries=tuple(entries),
         sources=tuple(

@@ -41,6 +41,34 @@ class Ref:
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
 
 
+class Role(enum.Enum):
+    """A cause is a problem to fix; a consequence goes away once its cause is fixed."""
+
+    CAUSE = "cause"
+    CONSEQUENCE = "consequence"
+
+
+@dataclass(frozen=True)
+class FixPatch:
+    """A fix that is an object change: `kubectl patch KIND NAME --type TYPE -p PATCH`, then `then`."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    type: str  # "merge" (RFC 7386) | "json" (RFC 6902)
+    patch: Any  # a JSON-serialisable object (merge) or list of operations (json)
+    then: str | None = None  # what to do after the patch, e.g. "restart the VM: virtctl restart NAME"
+
+
+@dataclass(frozen=True)
+class CausedBy:
+    """The cause a consequence follows from: its check name and subject."""
+
+    name: str
+    subject: Ref
+
+
 @dataclass(frozen=True)
 class Finding:
     """One break (or gap) found by one check, at one link of one chain."""
@@ -54,6 +82,9 @@ class Finding:
     link: str  # the chain link it concerns (see chain.LINKS), or "cluster"
     vmi: Ref | None = None
     gpu: str | None = None
+    fix_patch: FixPatch | None = None
+    role: Role = Role.CAUSE
+    caused_by: CausedBy | None = None  # set when role is CONSEQUENCE (checks/causes.py)
 
 
 @dataclass(frozen=True)

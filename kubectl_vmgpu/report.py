@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .allocation import Explanation
 from .chain import Chain, VmiView
 from .links import Link, addresses, links
-from .model import Finding, Severity
+from .model import Finding, Role, Severity
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Summary:
     vmis_with_errors: int
     counts: Mapping[Severity, int]
     silenced: int
+    problems: int = 0  # findings whose role is cause: what the user has to fix
+    findings: int = 0  # every finding, causes and consequences
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Report:
     summary: Summary
 
     def exit_code(self, fail_on: Severity) -> int:
-        """1 when any finding is at least `fail_on`, else 0."""
+        """1 when any finding (cause or consequence alike) is at least `fail_on`, else 0."""
         every = self.findings + tuple(f for v in self.vmis for f in v.all_findings)
         return 1 if any(f.severity >= fail_on for f in every) else 0
 
@@ -94,4 +96,6 @@ def assemble(
     every = list(cluster) + [f for fs in by_vmi.values() for f in fs]
     counts = {s: sum(1 for f in every if f.severity == s) for s in reversed(Severity)}
     with_errors = sum(1 for fs in by_vmi.values() if any(f.severity == Severity.ERROR for f in fs))
-    return Report(kind, origin, kubevirt_version, cluster, vmis, Summary(len(views), with_errors, counts, silenced))
+    problems = sum(1 for f in every if f.role is Role.CAUSE)
+    summary = Summary(len(views), with_errors, counts, silenced, problems, len(every))
+    return Report(kind, origin, kubevirt_version, cluster, vmis, summary)

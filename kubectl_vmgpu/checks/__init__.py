@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..chain import VmiView, link_order
 from ..model import Finding, Ref
-from . import claim, cluster, device, launcher, vfio, vmi
+from . import causes, claim, cluster, device, launcher, vfio, vmi
 from .base import Check, ClusterCheck, Context, Hit, VmiCheck
 
 IGNORE_ANNOTATION = "vmgpu.kubevirt.io/ignore-checks"
@@ -48,6 +48,7 @@ def _finding(check: Check, hit: Hit, view: VmiView | None) -> Finding:
         link=hit.link.value if hit.link is not None else "cluster",
         vmi=Ref("VirtualMachineInstance", view.namespace, view.name) if view else None,
         gpu=hit.gpu,
+        fix_patch=hit.fix_patch,
     )
 
 
@@ -73,7 +74,7 @@ def _vmi_findings(ctx: Context, view: VmiView, keys: set[str]) -> tuple[list[Fin
 
 
 def run(ctx: Context, views: list[VmiView], ignore: frozenset[str] = frozenset()) -> Report:
-    """Run every registered check; `ignore` holds ids (lower case) and names."""
+    """Run every registered check and assign each finding its role; `ignore` holds ids (lower case) and names."""
     silenced = 0
     cluster_findings: list[Finding] = []
     for check in CLUSTER_CHECKS:
@@ -86,7 +87,8 @@ def run(ctx: Context, views: list[VmiView], ignore: frozenset[str] = frozenset()
     for view in views:
         found, quiet = _vmi_findings(ctx, view, set(ignore) | _annotated_ignores(view))
         silenced += quiet
-        by_vmi[(view.namespace, view.name)] = tuple(found)
+        # roles: the cluster's findings may explain the VMI's (checks/causes.py)
+        by_vmi[(view.namespace, view.name)] = tuple(causes.assign(cluster_findings + found)[len(cluster_findings) :])
     return Report(cluster=tuple(cluster_findings), by_vmi=by_vmi, silenced=silenced)
 
 

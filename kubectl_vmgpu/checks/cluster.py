@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import LinkName, VmiView
-from ..model import Ref, Severity
-from .base import ClusterCheck, Context, E, Hit, I, VmiCheck, W, gpu_label
+from ..model import FixPatch, Ref, Severity
+from .base import ClusterCheck, Context, E, Hit, I, VmiCheck, W, gpu_label, restart
 
 DRA_GROUP = "resource.k8s.io"
 VFIO_CLASS = "vfio.gpu.nvidia.com"
@@ -76,16 +76,32 @@ def feature_gate_off(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 f"{gate} is listed in disabledFeatureGates (it is Beta and on by default in {vtext})",
                 f"remove {gate} from spec.configuration.developerConfiguration.disabledFeatureGates",
             )
+            rest = [g for g in kv.disabled_gates if g != gate]
+            # null: a merge patch removes the list once empty
+            gates: dict[str, list[str] | None] = {"disabledFeatureGates": rest or None}
         else:
             why, fix = (
                 f"{gate} is Alpha in {vtext} and not listed in featureGates",
                 f"add {gate} to spec.configuration.developerConfiguration.featureGates",
             )
+            gates = {"featureGates": [*kv.enabled_gates, gate]}
+        # A refused VM is retried by the VM controller; a running VMI's pod was rendered without the gate.
+        then = restart(view) if view.vmi is not None else None
         yield Hit(
             kv.meta.ref,
             f"{view.namespace}/{view.name} uses DRA devices ({devices}) but {why}",
-            f"kubectl edit kubevirt -n {kv.meta.namespace} {kv.meta.name}: {fix}; then restart the VM",
+            f"kubectl edit kubevirt -n {kv.meta.namespace} {kv.meta.name}: {fix}"
+            + ("; then restart the VM" if then else "; the VM controller then starts the VM"),
             LinkName.SPEC,
+            fix_patch=FixPatch(
+                "kubevirt.io/v1",
+                "KubeVirt",
+                kv.meta.namespace,
+                kv.meta.name,
+                "merge",
+                {"spec": {"configuration": {"developerConfiguration": gates}}},
+                then,
+            ),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import CHECKS, IGNORE_ANNOTATION
+from .causes import RULES
 
 STAGES = {
     "cluster": "Cluster and configuration",
@@ -30,7 +31,38 @@ def markdown() -> str:
         lines.append("")
         for c in (c for c in CHECKS if c.stage == stage):
             lines += [f"### {c.id} `{c.name}`", "", c.explanation, "", f"Fix: {c.fix}", ""]
-    return "\n".join(lines)
+            if c.name in PROVEN:
+                lines += [f"Fix patch: {PROVEN[c.name]}", ""]
+    return "\n".join(lines + _causes())
+
+
+# Checks whose finding carries a machine-readable fixPatch, and how it is proven (tests/test_fixes.py).
+PROVEN = {
+    "request-not-found": "a JSON patch of the VM's requestName, then a VM restart; proven by tests/test_fixes.py.",
+    "not-a-passthrough-class": "a JSON patch of the template's deviceClassName (plus a VfioDeviceConfig when it "
+    "has none), then a VM restart; proven by tests/test_fixes.py.",
+    "feature-gate-off": "a merge patch of the KubeVirt CR's gate lists; proven by tests/test_fixes.py.",
+    "api-device-not-enabled": "a JSON patch adding a VfioDeviceConfig to the template, only when it has no "
+    "VfioDeviceConfig (no scenario has that case alone; the same operation is proven within "
+    "not-a-passthrough-class's patch). A config that lacks the field is fixed by hand.",
+}
+
+
+def _causes() -> list[str]:
+    """The causal table: which finding explains which (checks/causes.py)."""
+    lines = [
+        "## Causes and consequences",
+        "",
+        "A finding is a `cause` unless another finding of the same scope explains it: then it is a `consequence`",
+        "(`causedBy` names the root cause, followed transitively). A cluster finding explains the VMIs' findings;",
+        "a VMI-level one its VMI's; a GPU-level one its GPU's and its VMI's as a whole. Findings without a known",
+        "cause, and independent causes, all stay causes. Text output folds each consequence under its cause.",
+        "",
+        "| cause | explains | when |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{r.cause}` | `{r.consequence}` | {r.when or 'same scope'} |" for r in RULES]
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

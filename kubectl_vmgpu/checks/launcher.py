@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Evidence, LinkName, VmiView
+from ..chain import Chain, Evidence, LinkName, VmiView
 from ..links import addresses
 from ..model import Ref
 from ..views import LauncherPod
 from .base import Context, E, Hit, I, VmiCheck, gpu_label, pod_ref
-from .vfio import is_vfio
+from .vfio import is_vfio, vfio_configs
 
 # virt-launcher and libvirt texts that tie a SyncFailed event to DRA devices (chain.md 6, 7; breaks.md).
 SYNC_PATTERNS = re.compile(
@@ -23,6 +23,42 @@ SYNC_PATTERNS = re.compile(
 
 
 NO_DOMAIN = "failed to get domain"
+NO_SNAPSHOT_EVIDENCE = "no launcher evidence in the snapshot"
+
+# KEP-5304 has no Kubernetes feature gate (kep.yaml `feature-gates: NA`): the driver writes the files and CDI
+# mounts them (chain.md 6, 7).
+DEVICE_METADATA_FIX = (
+    "enable the NVIDIA DRA driver's DeviceMetadata feature gate (driver v0.4 or newer, with PassthroughSupport) "
+    "in its Helm values; the files reach the container through CDI, so the container runtime must have CDI "
+    "enabled, and the cluster must run Kubernetes 1.36 or newer; then restart the VM so its new launcher pod "
+    "is prepared with metadata"
+)
+
+
+def metadata_fix(view: VmiView, chain: Chain) -> str:
+    """What makes the metadata appear: DeviceMetadata only for a vfio device with no metadata file anywhere."""
+    evd, kv = chain.evidence, view.kubevirt
+    if evd.metadata_other:
+        where = ", ".join(evd.metadata_other)
+        if kv.uses_old_metadata_path():
+            return (
+                f"the driver wrote {where}, but KubeVirt {kv.label} reads {evd.metadata_dir}/: upgrade KubeVirt "
+                "to v1.8.3 or newer, which reads /var/run/kubernetes.io/dra-device-attributes/"
+            )
+        return (
+            f"the metadata is at {where}, not under {evd.metadata_dir}/ where KubeVirt {kv.label} looks for claim "
+            f"{chain.gpu.claim_name!r} request {chain.gpu.request_name!r}: make claimName/requestName of "
+            f"{gpu_label(chain)} name the claim's request"
+        )
+    if not is_vfio(chain):
+        kind = chain.device.device.type if chain.device else None
+        return (
+            f"{gpu_label(chain)} is not a VFIO device{f' (type {kind})' if kind else ''}: the NVIDIA driver writes "
+            "metadata only for `type: vfio` devices; claim it from vfio.gpu.nvidia.com (see not-a-passthrough-class)"
+        )
+    if chain.request is None:
+        return f"the claim has no request {chain.gpu.request_name!r}: fix requestName (see request-not-found)"
+    return DEVICE_METADATA_FIX
 
 
 def metadata_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
@@ -37,8 +73,7 @@ def metadata_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
             f"no *-metadata.json in {evd.metadata_dir}/ for {gpu_label(chain)}: virt-launcher cannot tell which "
             f'device to attach (`failed to read metadata for claim "{chain.gpu.claim_name}" request '
             f'"{chain.gpu.request_name}": no files matching ...`){elsewhere}',
-            "enable the driver's DeviceMetadata feature gate (needs PassthroughSupport and Kubernetes 1.36+ "
-            "with the DRA device metadata feature), then restart the VM",
+            metadata_fix(view, chain),
             LinkName.METADATA,
             gpu=chain.gpu.name,
         )
@@ -100,11 +135,23 @@ def api_device_absent(ctx: Context, view: VmiView) -> Iterator[Hit]:
             f"/dev/vfio in the compute container holds {', '.join(groups) or 'nothing'} but no /dev/vfio/vfio: "
             "libvirt cannot open the VFIO container (`unsupported configuration: host doesn't support "
             "passthrough of host PCI devices`)",
-            "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig (see api-device-not-enabled), "
-            "then restart the VM",
+            _api_device_fix(chain),
             LinkName.VFIO,
             gpu=chain.gpu.name,
         )
+
+
+def _api_device_fix(chain: Chain) -> str:
+    if not any(c.vfio is not None and c.vfio.enable_api_device is True for c in vfio_configs(chain)):
+        return (
+            "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig (see api-device-not-enabled), "
+            "then restart the VM"
+        )
+    return (
+        "the claim already sets iommu.enableAPIDevice: true, yet the driver's CDI spec did not inject /dev/vfio/vfio "
+        "(a GPU already bound to vfio-pci when the driver prepared it): restart the driver's kubelet plugin on "
+        "the node, then restart the VM so the claim is prepared again"
+    )
 
 
 def hostdev_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
@@ -141,12 +188,12 @@ def launcher_sync_failed(ctx: Context, view: VmiView) -> Iterator[Hit]:
         yield Hit(
             Ref("VirtualMachineInstance", view.namespace, view.name),
             f"virt-handler reports SyncFailed ({sum(e.count for e in events)}x): {last.message}",
-            _sync_fix(last.message),
+            _sync_fix(view, last.message),
             LinkName.DOMAIN,
         )
 
 
-def _sync_fix(message: str) -> str:
+def _sync_fix(view: VmiView, message: str) -> str:
     """The fix for what a SyncFailed message names."""
     text = message.lower()
     if "passthrough of host pci" in text or "vfio pci device assignment" in text:
@@ -154,7 +201,10 @@ def _sync_fix(message: str) -> str:
     if "no compatible metadata version" in text:
         return "align the DRA driver with KubeVirt: KubeVirt reads metadata.resource.k8s.io/v1alpha1"
     if "failed to read metadata" in text or "no mdevuuid or pcibusid" in text:
-        return "enable the driver's DeviceMetadata gate and check the claim/request names of the VMI's GPUs"
+        missing = [c for c in view.chains if c.evidence.metadata_dir is not None and not c.evidence.metadata_files]
+        if missing:
+            return metadata_fix(view, missing[0])
+        return "check the claim/request names of the VMI's GPUs and the metadata files in the compute container"
     if "locked memory" in text:
         return "the launcher cannot lock guest memory for VFIO: check the launcher's memlock limits/privileges"
     if "exactly one device" in text:
@@ -173,13 +223,32 @@ def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
         for piece, reason in gaps.items():
             by_reason.setdefault(reason, []).append(piece)
         what = "; ".join(f"{_and(pieces)}: {reason}" for reason, pieces in by_reason.items())
+        fixes = dict.fromkeys(_gap_fix(view, pod, reason) for reason in by_reason)
         yield Hit(
             Ref("Pod", view.namespace, pod.meta.name),
             f"not checked inside the launcher ({what})",
-            "grant get on pods/exec in this namespace, or run `kubectl vmgpu collect` where it is allowed and "
-            "use --snapshot",
+            "; ".join(fixes),
             LinkName.METADATA,
         )
+
+
+def _gap_fix(view: VmiView, pod: LauncherPod, reason: str) -> str:
+    """What gets the evidence: a running pod, exec without --no-exec, exec permitted, or a bundle that has it."""
+    if not pod.running:
+        return (
+            f"the pod is not running: see why it is {pod.phase or 'not running'} "
+            f"(`kubectl describe pod -n {view.namespace} {pod.meta.name}`)"
+        )
+    if reason == "--no-exec":
+        return "run without --no-exec"
+    if reason == NO_SNAPSHOT_EVIDENCE:
+        return "collect a bundle where exec is allowed (`kubectl vmgpu collect`) and use it with --snapshot"
+    if "forbidden" in reason.lower() or "403" in reason:
+        return (
+            f"grant create on pods/exec in namespace {view.namespace} (docs/rbac.yaml), or run `kubectl vmgpu "
+            "collect` where it is allowed and use --snapshot"
+        )
+    return "see the reason above; `kubectl vmgpu collect` where exec works gives the evidence for --snapshot"
 
 
 def _gaps(ctx: Context, view: VmiView, pod: LauncherPod) -> dict[str, str]:
@@ -188,7 +257,7 @@ def _gaps(ctx: Context, view: VmiView, pod: LauncherPod) -> dict[str, str]:
         return {"launcher evidence": f"pod {pod.meta.name} is {pod.phase or 'not running'}"}
     pe = view.pod_evidence
     if pe is None:
-        reason = "--no-exec" if ctx.exec_disabled else "no launcher evidence in the snapshot"
+        reason = "--no-exec" if ctx.exec_disabled else NO_SNAPSHOT_EVIDENCE
         return {"metadata files, /dev/vfio and domain XML": reason}
     # Why a piece was not collected: chain.link copies the pod's `unavailable` reasons into every linked chain.
     why = _linked(view)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import Chain, LinkName, VmiView
+from ..model import FixPatch
 from ..views import OpaqueConfig
-from .base import Context, E, Hit, VmiCheck, claim_holder, gpu_label
+from .base import Context, E, Hit, VmiCheck, claim_holder, gpu_label, restart, template_request_path
 
 VFIO_KIND = "VfioDeviceConfig"
 BACKEND_POLICIES = ("LegacyOnly", "PreferIommuFD")
@@ -56,7 +57,37 @@ def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
             + "\nthen delete and recreate the claim (restart the VM for a template claim)",
             LinkName.CLAIM,
             gpu=chain.gpu.name,
+            fix_patch=None if configs else _api_device_patch(ctx, view, chain),
         )
+
+
+def api_device_op(chain: Chain) -> dict[str, object]:
+    """The JSON patch operation that adds a VfioDeviceConfig with enableAPIDevice to the GPU's template."""
+    config = {
+        "requests": [chain.gpu.request_name],
+        "opaque": {
+            "driver": NVIDIA_DRIVER,
+            "parameters": {
+                "apiVersion": "resource.nvidia.com/v1beta1",
+                "kind": VFIO_KIND,
+                "iommu": {"backendPolicy": "LegacyOnly", "enableAPIDevice": True},
+            },
+        },
+    }
+    if any(c.source.lower().endswith("claim") for c in chain.configs):
+        return {"op": "add", "path": "/spec/spec/devices/config/-", "value": config}
+    return {"op": "add", "path": "/spec/spec/devices/config", "value": [config]}
+
+
+def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | None:
+    """The VfioDeviceConfig added to the GPU's template (none there yet); the VM restart makes a new claim."""
+    found = template_request_path(ctx, chain)
+    if found is None or chain.template is None:
+        return None
+    meta = chain.template.meta
+    return FixPatch(
+        found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [api_device_op(chain)], restart(view)
+    )
 
 
 def iommufd_unsupported(ctx: Context, view: VmiView) -> Iterator[Hit]:

@@ -5,11 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import Chain, LinkName, VmiView
-from ..model import Ref
-from .base import Context, E, Hit, VmiCheck, W, claim_holder, claims_path, gpu_label, owner_ref, spec_path
+from ..model import FixPatch, Ref
+from .base import (
+    Context,
+    E,
+    Hit,
+    VmiCheck,
+    W,
+    claim_holder,
+    claims_path,
+    class_field,
+    gpu_label,
+    owner_ref,
+    restart,
+    spec_path,
+    template_request_path,
+    vm_gpu_patch,
+)
+from .vfio import api_device_op, vfio_configs
 
 NVIDIA_DRIVER = "gpu.nvidia.com"
 CONTAINER_CLASSES = ("gpu.nvidia.com", "mig.nvidia.com")
+
 
 def claim_not_declared(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """A GPU whose claimName names no spec.resourceClaims entry (or that has no claimName)."""
@@ -113,6 +130,7 @@ def request_not_found(ctx: Context, view: VmiView) -> Iterator[Hit]:
             f"{names[0] if len(names) == 1 else 'one of ' + ', '.join(names)}, then restart the VM",
             LinkName.SPEC,
             gpu=chain.gpu.name,
+            fix_patch=vm_gpu_patch(view, chain, "requestName", names[0]) if len(names) == 1 else None,
         )
 
 
@@ -156,10 +174,29 @@ def not_a_passthrough_class(ctx: Context, view: VmiView) -> Iterator[Hit]:
                 + (f" and got device {chain.device.name} (type {_device_type(chain)})" if chain.device else "")
                 + ": that is a container GPU driven by the NVIDIA kernel driver, not a VFIO passthrough device",
                 f"set deviceClassName: vfio.gpu.nvidia.com in request {chain.gpu.request_name!r} of "
-                f"{claim_holder(chain)}, then restart the VM",
+                f"{claim_holder(chain)}"
+                + ("" if vfio_configs(chain) else " and add a VfioDeviceConfig with iommu.enableAPIDevice: true")
+                + ", then restart the VM",
                 LinkName.CLASS,
                 gpu=chain.gpu.name,
+                fix_patch=_class_patch(ctx, view, chain, "vfio.gpu.nvidia.com"),
             )
+
+
+def _class_patch(ctx: Context, view: VmiView, chain: Chain, device_class: str) -> FixPatch | None:
+    """deviceClassName of the GPU's request in its template, and the VfioDeviceConfig with enableAPIDevice when
+    it has none (else api-device-not-enabled follows); the VM restart makes a new claim from it."""
+    found = template_request_path(ctx, chain)
+    if found is None or chain.template is None or (chain.request and chain.request.first_available):
+        return None
+    api_version, path = found
+    ops: list[dict[str, object]] = [
+        {"op": "replace", "path": f"{path}/{class_field(api_version)}", "value": device_class}
+    ]
+    if not vfio_configs(chain):
+        ops.append(api_device_op(chain))
+    meta = chain.template.meta
+    return FixPatch(api_version, "ResourceClaimTemplate", meta.namespace, meta.name, "json", ops, restart(view))
 
 
 def vm_start_refused(ctx: Context, view: VmiView) -> Iterator[Hit]:

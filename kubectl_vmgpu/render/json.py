@@ -7,7 +7,7 @@ from typing import Any
 
 from ..allocation import DeviceState, Explanation
 from ..chain import Chain, VmiView
-from ..model import Finding, Severity
+from ..model import Finding, FixPatch, Severity
 from ..report import GpuReport, Report, VmiReport
 from ..views import Taint
 from .get import Row as GetRow
@@ -27,7 +27,24 @@ def finding(f: Finding) -> dict[str, Any]:
         "link": f.link,
         "vmi": f.vmi.as_dict() if f.vmi else None,
         "gpu": f.gpu,
+        "role": f.role.value,
+        "causedBy": {"name": f.caused_by.name, "subject": f.caused_by.subject.as_dict()} if f.caused_by else None,
+        "fixPatch": fix_patch(f.fix_patch) if f.fix_patch else None,
     }
+
+
+def fix_patch(p: FixPatch) -> dict[str, Any]:
+    out = {
+        "apiVersion": p.api_version,
+        "kind": p.kind,
+        "namespace": p.namespace,
+        "name": p.name,
+        "type": p.type,
+        "patch": p.patch,
+    }
+    if p.then:
+        out["then"] = p.then
+    return out
 
 
 def device(d: DeviceState) -> dict[str, Any]:
@@ -224,6 +241,8 @@ def report(r: Report) -> dict[str, Any]:
             "vmisWithErrors": s.vmis_with_errors,
             **{str(sev): s.counts.get(sev, 0) for sev in reversed(Severity)},
             "silenced": s.silenced,
+            "problems": s.problems,
+            "findings": s.findings,
         },
     }
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 from ..allocation import Explanation
 from ..chain import Chain, LinkName, VmiView
 from ..links import Link, Status
-from ..model import Finding, Severity
+from ..model import Finding, FixPatch, Role, Severity
 from ..report import GpuReport, Report, Summary, VmiReport
 from ..sources.errors import printable
 from ..views import OpaqueConfig
@@ -16,6 +17,8 @@ MARKS = {"ok": "✔", "error": "✖", "warning": "!", "info": "i", "missing": "�
 _COLORS = {"ok": "32", "error": "31", "missing": "31", "warning": "33", "info": "36", "unknown": "2", "n/a": "2"}
 _TITLES = {LinkName.VFIO: "/dev/vfio", LinkName.DOMAIN: "domain XML"}
 NO_VMIS = "No VMIs or VMs with DRA GPUs or host devices found."
+IMMUTABLE_SPEC = ("ResourceClaimTemplate", "ResourceClaim")  # spec is immutable: replaced, not patched
+SHORT = 150  # a consequence's folded line
 
 
 class Style:
@@ -173,13 +176,63 @@ def _describe_link(view: VmiView, gpu: GpuReport, link: Link) -> str:
     return _runtime(view, chain, link)
 
 
+def patch_command(p: FixPatch) -> str:
+    """The fix as a ready command line: `kubectl patch`, or for an immutable spec get | patch --local | replace."""
+    group = p.api_version.rpartition("/")[0]
+    resource = f"{p.kind.lower()}.{group}" if group else p.kind.lower()
+    ns = f" -n {shlex.quote(p.namespace)}" if p.namespace else ""
+    body = shlex.quote(json.dumps(p.patch, separators=(",", ":")))
+    name = shlex.quote(p.name)
+    if p.kind in IMMUTABLE_SPEC:
+        return (
+            f"kubectl get {resource} {name}{ns} -o json | kubectl patch --local -f - --type {p.type} -p {body} "
+            "-o json | kubectl replace --force -f -"
+        )
+    return f"kubectl patch {resource} {name}{ns} --type {p.type} -p {body}"
+
+
+def consequence_line(f: Finding, indent: str) -> str:
+    """A consequence folded under its cause on one short line; its fix is the cause's."""
+    cause = f.caused_by.name if f.caused_by else "?"
+    text = printable(f"→ because of {cause}: {f.id} {f.name}: {f.message}")
+    return indent + (text if len(text) <= SHORT else text[: SHORT - 1] + "…")
+
+
 def finding_lines(f: Finding, indent: str, style: Style) -> list[str]:
+    if f.role is Role.CONSEQUENCE:
+        return [consequence_line(f, indent)]
     sev = str(f.severity)
     lines = [f"{indent}{style(sev, MARKS[sev] + ' ' + sev.upper())} {f.id} {f.name}: {printable(f.message)}"]
     fix_lines = [printable(line) for line in f.fix.split("\n")] or [""]
+    if f.fix_patch is not None:
+        fix_lines.append(printable(patch_command(f.fix_patch)))
+        if f.fix_patch.then:
+            fix_lines.append(printable(f"then {f.fix_patch.then}"))
     lines.append(f"{indent}    fix: {fix_lines[0]}")
     lines += [f"{indent}         {line}" for line in fix_lines[1:]]
     return lines
+
+
+def _folded(findings: tuple[Finding, ...]) -> list[tuple[Finding, list[Finding]]]:
+    """Causes first, each with the consequences that name it; consequences of causes elsewhere (the cluster) last."""
+    groups: list[tuple[Finding, list[Finding]]] = [(f, []) for f in findings if f.role is Role.CAUSE]
+    for f in findings:
+        if f.role is not Role.CONSEQUENCE or f.caused_by is None:
+            continue
+        cb = f.caused_by
+        home = next(
+            (
+                g
+                for c, g in groups
+                if c.name == cb.name and c.subject == cb.subject and (c.gpu is None or f.gpu in (None, c.gpu))
+            ),
+            None,
+        )
+        if home is None:
+            groups.append((f, []))
+        else:
+            home.append(f)
+    return groups
 
 
 def explain_lines(ex: Explanation, indent: str) -> list[str]:
@@ -236,9 +289,11 @@ def _vmi_doctor(v: VmiReport, style: Style) -> list[str]:
     findings = v.all_findings
     if not findings:
         out.append(f"  {style('ok', MARKS['ok'])} no findings")
-    for f in findings:
-        out += finding_lines(f, "  ", style)
-        out.append(printable(f"      subject: {f.subject}{f'  [{f.gpu}]' if f.gpu else ''}"))
+    for cause, consequences in _folded(findings):
+        out += finding_lines(cause, "  ", style)
+        if cause.role is Role.CAUSE:
+            out.append(printable(f"      subject: {cause.subject}{f'  [{cause.gpu}]' if cause.gpu else ''}"))
+        out += [consequence_line(f, "      ") for f in consequences]
     return out
 
 
@@ -263,7 +318,9 @@ def summary_line(s: Summary) -> str:
     err, warn, info = (s.counts.get(sev, 0) for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     parts = [f"{err} error{'s' if err != 1 else ''}", f"{warn} warning{'s' if warn != 1 else ''}", f"{info} info"]
     silenced = f", {s.silenced} silenced" if s.silenced else ""
+    found = f"{s.findings} finding{'s' if s.findings != 1 else ''}"
+    problems = f"{s.problems} problem{'s' if s.problems != 1 else ''} ({found})"
     return (
         f"Summary: {s.vmis} VMI{'s' if s.vmis != 1 else ''} checked, {s.vmis_with_errors} with errors; "
-        f"{', '.join(parts)}{silenced}"
+        f"{problems}: {', '.join(parts)}{silenced}"
     )

@@ -26,6 +26,7 @@ class GpuEntry:
     name: str
     claim_name: str
     request_name: str
+    index: int = -1  # position in its spec list (gpus[] or hostDevices[]), for JSON patches
 
     @property
     def alias(self) -> str:

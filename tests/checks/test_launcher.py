@@ -99,7 +99,8 @@ def test_launcher_sync_failed() -> None:
     ]
     (hit,) = f.hits(c.launcher_sync_failed, f.ctx(extra=events), _view())
     assert hit.message == "virt-handler reports SyncFailed (3x): failed to read metadata for claim"
-    assert hit.fix == "enable the driver's DeviceMetadata gate and check the claim/request names of the VMI's GPUs"
+    # no evidence read: DeviceMetadata is advised only for a vfio device without metadata anywhere
+    assert hit.fix == "check the claim/request names of the VMI's GPUs and the metadata files in the compute container"
     assert hit.subject == VMI_REF and hit.link is LinkName.DOMAIN and hit.gpu is None
     normal = f.event(vmi, "SyncFailed", "vfio", type="Normal")
     assert f.hits(c.launcher_sync_failed, f.ctx(extra=[normal, events[2]]), _view()) == []

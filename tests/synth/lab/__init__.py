@@ -22,7 +22,7 @@ from typing import Any
 
 from ..ids import Ids
 from ..model import VM, Node, Workload
-from . import claims, cluster, driver, flow, launcherpod, objects, slices, workloads
+from . import claims, cluster, driver, flow, launcherpod, objects, patches, slices, workloads
 from .records import Chain, Device, Obj, go_quote, vtuple
 
 __all__ = ["Chain", "Device", "Lab", "Obj", "go_quote", "vtuple"]
@@ -71,6 +71,7 @@ class Lab:
         self.extra_events: list[Obj] = []
         self.unavailable: list[dict[str, str]] = []
         self.hooks: list[Any] = []  # callables(lab) run after the simulation, before resourceVersions
+        self.patches: list[patches.Patch] = []  # a user's `kubectl patch` of the input objects (lab/patches.py)
         # simulation state
         self.devices: dict[tuple[str, str], Device] = {}
         self.taken: dict[tuple[str, str], str] = {}  # (node, device) -> who holds it
@@ -176,6 +177,7 @@ class Lab:
         if self._built:
             return self
         self._built = True
+        patches.apply(self)
         cluster.install(self)
         slices.inventory(self)
         for w in self.workloads:

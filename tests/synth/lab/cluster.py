@@ -111,7 +111,7 @@ def _node_cond(t: str, status: str, reason: str, message: str, when: datetime) -
     }
 
 
-def _kubevirt_config(lab: Lab) -> Obj:
+def kubevirt_config(lab: Lab) -> Obj:
     dev: Obj = {}
     if lab.feature_gates:
         dev["featureGates"] = list(lab.feature_gates)
@@ -147,7 +147,7 @@ def _kubevirt_cr(lab: Lab, when: datetime) -> None:
             finalizers=["foregroundDeleteKubeVirt"],
             generation=4,
         ),
-        "spec": {"certificateRotateStrategy": {}, "configuration": _kubevirt_config(lab), "customizeComponents": {},
+        "spec": {"certificateRotateStrategy": {}, "configuration": kubevirt_config(lab), "customizeComponents": {},
                  "imagePullPolicy": "IfNotPresent", "workloadUpdateStrategy": {}},
         "status": {
             "conditions": conditions,
