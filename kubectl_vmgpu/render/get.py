@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from ..chain import Chain
 from ..index import Index
-from ..model import Severity
+from ..model import Role, Severity
 from ..report import GpuReport, Report, VmiReport
 from .table import table
 
@@ -103,8 +103,10 @@ def _ready(gpu: GpuReport) -> bool:
 
 
 def _status(v: VmiReport) -> tuple[str, str | None]:
+    """The first cause (consequences never stand in for it): errors first, then warnings."""
+    causes = [f for f in v.all_findings if f.role is Role.CAUSE]
     for severity in (Severity.ERROR, Severity.WARNING):
-        found = next((f for f in v.all_findings if f.severity == severity), None)
+        found = next((f for f in causes if f.severity == severity), None)
         if found is not None:
             return found.name, str(severity)
     return OK, None
