@@ -17,7 +17,7 @@ NAME, NAMESPACE = "vm-00001", "team-01"  # healthy and running in running_lab an
 
 
 def listed_resources(arrivals: list[lib.Arrival]) -> list[str]:
-    """The resources a run listed across all namespaces, as kubectl names them (`pods`, `resourceclaims.resource.k8s.io`)."""
+    """The resources a run listed across namespaces, as kubectl names them (`resourceclaims.resource.k8s.io`)."""
     out: list[str] = []
     for a in arrivals:
         parts = a.path.split("?")[0].strip("/").split("/")

@@ -15,8 +15,8 @@ import time
 def main(path: str, out_path: str | None = None) -> None:
     t0 = time.perf_counter()
     from kubectl_vmgpu import allocation, chain, checks, cli, options, report
-    from kubectl_vmgpu.render import json as rjson
     from kubectl_vmgpu.index import Index
+    from kubectl_vmgpu.render import json as rjson
 
     out = {"import": time.perf_counter() - t0}
 

@@ -7,8 +7,7 @@ import math
 from typing import Any
 
 from lib import median
-from shared import (EXEC_GOAL, GROWTH_GOAL, LIVE_GOAL, ROUND_TRIPS_GOAL, RSS_GOAL, SINGLE_GOAL, SNAPSHOT_GOAL,
-                    Bench)
+from shared import EXEC_GOAL, GROWTH_GOAL, LIVE_GOAL, ROUND_TRIPS_GOAL, RSS_GOAL, SINGLE_GOAL, SNAPSHOT_GOAL, Bench
 
 Row = tuple[str, str, str, bool | None]  # target, goal, figure, met (None: not measured)
 
