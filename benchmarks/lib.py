@@ -224,8 +224,8 @@ def waves(times: list[float], gap: float) -> int:
 
 
 def kubectl() -> str | None:
-    """Debian's kubectl (kubernetes-client), as the tests find it."""
-    for candidate in (os.environ.get("VMGPU_KUBECTL"), "/opt/kubernetes-client/usr/bin/kubectl"):
+    """kubectl v1.35 as .ci/run installs it: $VMGPU_KUBECTL, /opt/kubectl-v1.35/kubectl, else on PATH."""
+    for candidate in (os.environ.get("VMGPU_KUBECTL"), "/opt/kubectl-v1.35/kubectl"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return shutil.which("kubectl")
@@ -255,19 +255,21 @@ def machine() -> dict[str, str]:
         out["kubernetes client"] = "not installed"
     k = kubectl()
     if k:
-        proc = subprocess.run([k, "version", "--client", "--short"], capture_output=True, text=True)
+        proc = subprocess.run([k, "version", "--client"], capture_output=True, text=True)
         out["kubectl"] = (proc.stdout.strip() or proc.stderr.strip()).splitlines()[0] + f" ({k})"
     return out
 
 
 def code_state() -> str:
-    """The commit and the files of kubectl_vmgpu/ that differ from it (read-only git)."""
+    """The commit, and whether the tree is clean (read-only git; the report being written is not counted)."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                               text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "kubectl_vmgpu"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
                                capture_output=True, text=True).stdout.split("\n")
     except OSError:
         return "unknown (no git)"
-    changed = sorted(line[3:] for line in dirty if line.strip())
-    return f"commit {head or '?'}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
+    changed = sorted(line[3:] for line in dirty if line.strip() and line[3:] != "docs/performance.md")
+    if not changed:
+        return f"commit {head or '?'}, clean tree"
+    return f"commit {head or '?'}, **dirty tree**: uncommitted changes to {', '.join(changed)}"

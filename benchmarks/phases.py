@@ -2,7 +2,7 @@
 
 The same calls as `cli._emit`, timed one by one: load (read and parse the snapshot), index, link (the
 chains, launcher evidence parsed), explain (pending claims' allocation), checks, report (the output
-dict), render (JSON text). The first line of output is `{"import": s, ...}`.
+dict), render (JSON text). Prints (and with `--out FILE` writes) `{"import": s, ...}`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import sys
 import time
 
 
-def main(path: str) -> None:
+def main(path: str, out_path: str | None = None) -> None:
     t0 = time.perf_counter()
     from kubectl_vmgpu import allocation, chain, checks, cli, options, report
-    from kubectl_vmgpu.render import json as rjson
     from kubectl_vmgpu.index import Index
+    from kubectl_vmgpu.render import json as rjson
 
     out = {"import": time.perf_counter() - t0}
 
@@ -43,8 +43,11 @@ def main(path: str) -> None:
     data = step("dict", rjson.report, rep)
     text = step("render", rjson.to_json, data)
     out["output MB"] = len(text) / 1e6
+    if out_path:
+        with open(out_path, "w") as f:
+            json.dump(out, f)
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[3] if sys.argv[2:3] == ["--out"] else None)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..allocation import DeviceState, Explanation
 from ..chain import Chain, VmiView
+from ..jsonout import dumps_indented
 from ..model import Finding, FixPatch, Severity
 from ..report import GpuReport, Report, VmiReport
 from ..views import Taint
@@ -265,7 +265,8 @@ def devices(origin: str, rows: list[DeviceState]) -> dict[str, Any]:
 
 
 def to_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """The bytes of `json.dumps(data, indent=2, ensure_ascii=False)`, through the C encoder (issue 15)."""
+    return dumps_indented(data) + "\n"
 
 
 def to_yaml(data: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ class _Node:
 
 def _compile(path: str) -> Any:
     from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-    from jsonpath_ng.ext import parse
+    from jsonpath_ng.ext.parser import parse
 
     expr = path.strip()
     expr = "$" + expr if expr.startswith((".", "[")) else expr
