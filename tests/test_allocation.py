@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from kubectl_vmgpu import cel
+from kubectl_vmgpu import build, cel
 from tests.helpers import SCENARIOS, cli, scenario_dirs
 
 CEL = cel.available()
-DEVICE = {
+RAW_DEVICE = {
     "name": "gpu-vfio-0",
     "attributes": {
         "type": {"string": "vfio"},
@@ -21,6 +21,7 @@ DEVICE = {
     },
     "capacity": {"addressableMemory": {"value": "80Gi"}},
 }
+DEVICE = build.slice_device(RAW_DEVICE)  # as the product reads it from a ResourceSlice
 EXPRESSIONS = [  # the forms of the DRA docs and the NVIDIA DeviceClasses, with the expected answer
     ("device.driver == 'gpu.nvidia.com' && device.attributes['gpu.nvidia.com'].type == 'vfio'", True),
     ("device.attributes['gpu.nvidia.com'].type == 'gpu'", False),
