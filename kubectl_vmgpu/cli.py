@@ -11,7 +11,7 @@ import click
 from . import __version__
 from .completion import complete_checks, complete_files, completion_command
 from .model import Scope
-from .options import OUTPUTS, scope, source_options, unscoped_options
+from .options import OUTPUTS, OneLineUsageError, global_options, scope, source_options, unscoped_options
 
 if TYPE_CHECKING:
     from .index import Index
@@ -121,9 +121,14 @@ def _emit(kind: str, sc: Scope, output: str, ignore: tuple[str, ...] = (), expla
     return rep
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", message="kubectl-vmgpu %(version)s")
-def main() -> None:
+@global_options
+@click.pass_context
+def main(ctx: click.Context, /, **_flags: Any) -> None:
     """Walk and check the GPU chain of KubeVirt VMs that get GPUs through Kubernetes DRA.
 
     \b
@@ -131,11 +136,15 @@ def main() -> None:
         -> virt-launcher pod: DRA metadata file, /dev/vfio, libvirt domain XML
 
     Reads the cluster of your kubeconfig, or an offline snapshot (--snapshot, --demo).
+    The options below go before or after the command (`kubectl vmgpu -n NS doctor` or
+    `kubectl vmgpu doctor -n NS`); after it, they win.
 
     \b
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error,
                 3 cluster or snapshot could not be read.
     """
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        click.echo(ctx.get_help())  # `kubectl vmgpu` alone: the help, exit 0, as kubectl itself does
 
 
 @main.command()
@@ -240,20 +249,50 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
         sys.exit(code)
 
 
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def _bundle_path(name: str | None, path: str | None, filename: str | None, old: str | None) -> tuple[str | None, str]:
+    """(NAME, PATH) of `collect [NAME] [PATH] [-f PATH]`; the old `-o PATH` still works, with a note.
+
+    A single argument ending in .tar.gz or .tgz, or holding a `/`, is the PATH (a VMI name never has
+    a `/`); `-o json|yaml|text` is a format everywhere, so it is never taken for a path here.
+    """
+    if path is None and name is not None and (name.endswith(ARCHIVE_SUFFIXES) or "/" in name):
+        name, path = None, name
+    if old is not None:
+        if old in OUTPUTS:
+            raise OneLineUsageError(f"collect writes a .tar.gz bundle, not {old}: give its path with -f PATH")
+        click.echo("note: `collect -o PATH` is deprecated: use `collect -f PATH` or `collect PATH`", err=True)
+    given = [p for p in (path, filename, old) if p is not None]
+    if not given:
+        raise OneLineUsageError("collect needs the bundle's path: -f PATH (or a positional PATH.tar.gz)")
+    if len(given) > 1:
+        raise OneLineUsageError("collect takes one bundle path: -f PATH or a positional PATH, not both")
+    return name, given[0]
+
+
 @main.command()
 @source_options
+@click.argument("path", required=False, metavar="[PATH]", shell_complete=complete_files)
 @click.option(
-    "-o",
-    "--output",
-    "path",
-    required=True,
-    metavar="FILE.tar.gz",
+    "-f",
+    "--filename",
+    metavar="PATH",
     shell_complete=complete_files,
-    help="Where to write the bundle.",
+    help="Where to write the bundle (a .tar.gz); or give PATH as an argument.",
+)
+@click.option(
+    "-o", "--output", "old_output", metavar="PATH", hidden=True, shell_complete=complete_files, help="Deprecated: -f."
 )
 @click.option("--no-redact", is_flag=True, help="Keep env values and secret-like annotations in the bundle.")
-def collect(path: str, no_redact: bool, **kw: Any) -> None:
+def collect(path: str | None, filename: str | None, old_output: str | None, no_redact: bool, **kw: Any) -> None:
     """Save everything the chains of the VMIs in scope need into a .tar.gz bundle (mode 0600).
+
+    \b
+    kubectl vmgpu collect -f bundle.tar.gz              # every VMI in the namespace
+    kubectl vmgpu collect my-vm bundle.tar.gz -n ml     # one VMI (a single argument
+                                                        # ending in .tar.gz is the PATH)
 
     Objects (without managedFields), warning events and launcher evidence (metadata files,
     /dev/vfio listing, domain XML); `--snapshot FILE.tar.gz` later gives the same report.
@@ -261,6 +300,7 @@ def collect(path: str, no_redact: bool, **kw: Any) -> None:
     """
     from . import bundle
 
+    kw["name"], path = _bundle_path(kw.get("name"), path, filename, old_output)
     inv, _idx, _views, _ns = _link(scope(kw))
     try:
         count = bundle.write(inv, path, redact=not no_redact)
@@ -285,7 +325,7 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     from .render import devices as rdevices
     from .render import json as rjson
 
-    inv, _namespace, reader = _load(scope({**kw, "no_exec": True}))
+    inv, _namespace, reader = _load(scope(kw, scoped=False))
     _notes(inv)
     if reader is not None:
         reader.close()
@@ -299,18 +339,53 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
 
 
 @main.command()
-def version() -> None:
-    """Print the plugin's version, the Python it runs on and the client library's version."""
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text", show_default=True, help="Output format.")
+def version(output: str) -> None:
+    """Print the plugin's version, the Python it runs on and the client library's version.
+
+    Offline: the cluster is never asked (`kubectl version` tells the server's).
+    """
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
     try:
-        client = dist_version("kubernetes")
+        client: str | None = dist_version("kubernetes")
     except PackageNotFoundError:
-        client = "not installed"
-    click.echo(
-        f"kubectl-vmgpu {__version__}\npython {sys.version.split()[0]} ({sys.executable})\nkubernetes client {client}"
-    )
+        client = None
+    if output == "text":
+        click.echo(
+            f"kubectl-vmgpu {__version__}\npython {sys.version.split()[0]} ({sys.executable})\n"
+            f"kubernetes client {client or 'not installed'}"
+        )
+        return
+    from .render import json as rjson
+
+    data = {
+        "plugin": {"name": "kubectl-vmgpu", "version": __version__},
+        "python": {
+            "version": sys.version.split()[0],
+            "implementation": sys.implementation.name,
+            "executable": sys.executable,
+        },
+        "client": {"name": "kubernetes", "version": client},
+    }
+    click.echo(rjson.to_json(data) if output == "json" else rjson.to_yaml(data), nl=False)
+
+
+@main.command("help")
+@click.argument("command", nargs=-1, metavar="[COMMAND]...")
+@click.pass_context
+def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Print the help of a command (`help collect`, `help completion install`), or of the plugin."""
+    parent = ctx.find_root()
+    group: click.Command = parent.command
+    for word in command:
+        sub = group.get_command(parent, word) if isinstance(group, click.Group) else None
+        if sub is None:
+            raise OneLineUsageError(f"no command {word!r} (see `kubectl vmgpu --help`)")
+        parent = click.Context(sub, info_name=word, parent=parent)
+        group = sub
+    click.echo(parent.get_help())
 
 
 main.add_command(completion_command)

@@ -129,9 +129,17 @@ def _snapshot_objects(params: dict[str, Any]) -> list[dict[str, Any]] | None:
     return inv.of("VirtualMachineInstance") + inv.of("VirtualMachine")
 
 
+def _params(ctx: click.Context) -> dict[str, Any]:
+    """The parsed parameters of the command, with the global flags given before it (options.Flags)."""
+    from .options import Flags
+
+    return Flags.merged(dict(ctx.params), ctx)
+
+
 def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Objects read from the cluster by `what(api, namespace)` within LIVE_TIMEOUT, else nothing."""
     from .model import Scope
+    from .options import connection
 
     found: list[dict[str, Any]] = []
 
@@ -149,6 +157,7 @@ def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[st
                 context=params.get("kube_context"),
                 request_timeout=LIVE_TIMEOUT,
                 no_exec=True,
+                connection=connection(params),  # --server, --token, --as... as the command would use them
             )
             api = Api(scope)
             namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
@@ -192,7 +201,7 @@ def vm_objects(params: dict[str, Any]) -> list[dict[str, Any]]:
 def complete_vmi_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """shell_complete for NAME: the VMI and VM names in scope, each with its namespaces."""
     try:
-        objs = vm_objects(dict(ctx.params))
+        objs = vm_objects(_params(ctx))
     except Exception as exc:
         _debug(exc)
         return []
@@ -211,7 +220,7 @@ def complete_vmi_names(ctx: click.Context, _param: click.Parameter, incomplete: 
 
 def complete_namespaces(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """shell_complete for -n: namespaces holding VMIs or VMs in a snapshot, or the cluster's namespaces."""
-    params = {**ctx.params, "namespace": None, "all_namespaces": True}
+    params = {**_params(ctx), "namespace": None, "all_namespaces": True}
     try:
         objs = _snapshot_objects(params)
         if objs is None:
@@ -233,7 +242,7 @@ def complete_contexts(ctx: click.Context, _param: click.Parameter, incomplete: s
         from .sources import kubeconfig
 
         names: set[str] = set()
-        for path in kubeconfig.files_to_read(ctx.params.get("kubeconfig")):
+        for path in kubeconfig.files_to_read(_params(ctx).get("kubeconfig")):
             doc = yaml.safe_load(path.read_text())
             entries = doc.get("contexts") if isinstance(doc, dict) else None
             for entry in entries if isinstance(entries, list) else []:

@@ -187,7 +187,8 @@ def test_plugin_completion_of_check_names_and_ids() -> None:
 
 
 def test_plugin_completion_leaves_paths_to_the_shell() -> None:
-    assert plugin_complete(["collect", *SOURCE, "-o", ""]) == ([], DIRECTIVE_DEFAULT)
+    assert plugin_complete(["collect", *SOURCE, "-f", ""]) == ([], DIRECTIVE_DEFAULT)
+    assert plugin_complete(["collect", *SOURCE, "-o", ""]) == ([], DIRECTIVE_DEFAULT)  # the deprecated form
     assert plugin_complete(["describe", "--snapshot", ""]) == ([], DIRECTIVE_DEFAULT)
     assert plugin_complete(["describe", "--kubeconfig", "/tm"]) == ([], DIRECTIVE_DEFAULT)
 
