@@ -94,7 +94,7 @@ def _source_flags() -> list[Callable[[Any], Any]]:
             shell_complete=complete_files,
             help="Read a file, directory, must-gather tree or .tar.gz instead of a cluster (repeatable).",
         ),
-        click.option("--demo", is_flag=True, help="Use the bundled demo snapshot."),
+        click.option("--demo", is_flag=True, default=None, help="Use the bundled demo snapshot."),
         click.option(
             "--kubeconfig",
             metavar="FILE",
