@@ -1,6 +1,6 @@
 """Where `doctor -A -o json --snapshot PATH` spends its time, phase by phase (run as a child, prints JSON).
 
-The same calls as `cli._emit`, timed one by one: load (read and parse the snapshot), index, link (the
+The same calls as `pipeline._emit`, timed one by one: load (read and parse the snapshot), index, link (the
 chains, launcher evidence parsed), explain (pending claims' allocation), checks, report (the output
 dict), render (JSON text). Prints (and with `--out FILE` writes) `{"import": s, ...}`.
 """
@@ -14,7 +14,7 @@ import time
 
 def main(path: str, out_path: str | None = None) -> None:
     t0 = time.perf_counter()
-    from kubectl_vmgpu import allocation, chain, checks, cli, options, report
+    from kubectl_vmgpu import allocation, chain, checks, options, pipeline, report
     from kubectl_vmgpu.index import Index
     from kubectl_vmgpu.render import json as rjson
 
@@ -29,7 +29,7 @@ def main(path: str, out_path: str | None = None) -> None:
     kw = {"name": None, "namespace": None, "all_namespaces": True, "snapshots": (path,), "demo": False,
           "kubeconfig": None, "kube_context": None, "request_timeout": "30s", "no_exec": False}
     scope = options.scope(kw)
-    inv, _, _ = step("load", cli._load, scope)
+    inv, _, _ = step("load", pipeline._load, scope)
     idx = step("index", Index, inv)
     views = step("link", chain.link, idx, None, None)
     explanations = step("explain", allocation.explain_views, idx, views, False)

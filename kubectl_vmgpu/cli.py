@@ -2,134 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__, getcli
 from .completion import complete_checks, complete_files, completion_command
-from .model import Scope
-from .options import OUTPUTS, scope, source_options, unscoped_options
+from .options import OUTPUTS, OneLineUsageError, global_options, scope, source_options, unscoped_options
 from .render.complete import complete_get_output
 
 if TYPE_CHECKING:
-    from .index import Index
-    from .model import Inventory
-    from .report import Report
-    from .sources.cluster import Reader
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_SOURCE = 0, 1, 2, 3
+    pass
 
 
-def fail(message: str, code: int = EXIT_SOURCE) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+from .pipeline import EXIT_OK, EXIT_USAGE, _analysed, _emit, _link, _load, _notes, fail
 
 
-def _load(sc: Scope) -> tuple[Inventory, str | None, Reader | None]:
-    """The inventory, the namespace to filter on (None = all), and for a cluster the open reader."""
-    import gc
-
-    from .sources.errors import SourceError
-
-    # One short run building millions of acyclic objects: the cyclic collector would walk them again and
-    # again (super-linear in the snapshot size) and free nothing.
-    gc.disable()
-    try:
-        if sc.demo:
-            from importlib.resources import files
-
-            from .sources import snapshot
-
-            return snapshot.load_traversable(files("kubectl_vmgpu") / "demo", "demo"), sc.namespace, None
-        if sc.snapshots:
-            from .sources import snapshot
-
-            return snapshot.load(list(sc.snapshots)), sc.namespace, None
-        from .sources import cluster
-
-        reader = cluster.Reader(sc)
-        return reader.read(), reader.namespace, reader
-    except SourceError as exc:
-        fail(str(exc))
-
-
-def _notes(inv: Inventory) -> None:
-    """What the source skipped (special files, links out of the snapshot), one line each on stderr."""
-    for note in inv.notes:
-        click.echo(f"note: {note}", err=True)
-
-
-def _link(sc: Scope) -> tuple[Inventory, Index, list[Any], str | None]:
-    """Read, link, and for a cluster the second phase: the launchers' evidence, then link again."""
-    from . import chain
-    from .index import Index
-    from .sources.errors import SourceError
-
-    inv, namespace, reader = _load(sc)
-    _notes(inv)
-    ns = None if sc.all_namespaces else namespace
-    idx = Index(inv)
-    views = chain.link(idx, ns, sc.name)
-    if reader is None:
-        return inv, idx, views, ns
-    try:
-        with reader:
-            if reader.needs_nodes:  # a named VMI reads only the slices of the nodes its chains touch
-                reader.read_slices(inv, chain.nodes(views))
-            if not sc.no_exec:
-                reader.read_evidence(inv, chain.evidence_targets(views))
-    except SourceError as exc:
-        fail(str(exc))
-    idx = Index(inv)
-    return inv, idx, chain.link(idx, ns, sc.name), ns
-
-
-def _analyse(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
-    return _analysed(sc, kind, ignore, explain_all)[0]
-
-
-def _analysed(sc: Scope, kind: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> tuple[Report, Index]:
-    from . import allocation, checks, report
-
-    inv, idx, views, ns = _link(sc)
-    if sc.name and not views:
-        exists = any(k[1] == sc.name and (ns is None or k[0] == ns) for k in list(idx.vmis) + list(idx.vms))
-        where = f" in namespace {ns!r}" if ns else ""
-        if exists:
-            click.echo(f"{sc.name}{where} has no DRA GPUs or host devices", err=True)
-        else:
-            fail(f"no VMI or VM named {sc.name!r}{where} (try -A)", EXIT_USAGE)
-    keys = frozenset(k.lower() for k in ignore)
-    explanations = allocation.explain_views(idx, views, explain_all)
-    ctx = checks.Context(idx=idx, exec_disabled=sc.no_exec, explanations=explanations)
-    found = checks.run(ctx, views, keys)
-    version = idx.kubevirt.label if idx.kubevirt.version else None
-    rep = report.assemble(kind, inv.origin, views, found.cluster, found.by_vmi, found.silenced, explanations, version)
-    return rep, idx
-
-
-def _emit(kind: str, sc: Scope, output: str, ignore: tuple[str, ...] = (), explain_all: bool = False) -> Report:
-    from .render import json as rjson
-
-    rep = _analyse(sc, kind, ignore, explain_all)
-    if output in ("json", "yaml"):
-        data = rjson.report(rep)
-        text = rjson.to_json(data) if output == "json" else rjson.to_yaml(data)
-    else:
-        from .render import text as rtext
-
-        style = rtext.Style(sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        text = (rtext.describe if kind == "Describe" else rtext.doctor)(rep, style)
-    click.echo(text, nl=False)
-    return rep
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", message="kubectl-vmgpu %(version)s")
-def main() -> None:
+@global_options
+@click.pass_context
+def main(ctx: click.Context, /, **_flags: Any) -> None:
     """Walk and check the GPU chain of KubeVirt VMs that get GPUs through Kubernetes DRA.
 
     \b
@@ -137,11 +34,15 @@ def main() -> None:
         -> virt-launcher pod: DRA metadata file, /dev/vfio, libvirt domain XML
 
     Reads the cluster of your kubeconfig, or an offline snapshot (--snapshot, --demo).
+    The options below go before or after the command (`kubectl vmgpu -n NS doctor` or
+    `kubectl vmgpu doctor -n NS`); after it, they win.
 
     \b
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error,
                 3 cluster or snapshot could not be read.
     """
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        click.echo(ctx.get_help())  # `kubectl vmgpu` alone: the help, exit 0, as kubectl itself does
 
 
 @main.command()
@@ -253,20 +154,50 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
         sys.exit(code)
 
 
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def _bundle_path(name: str | None, path: str | None, filename: str | None, old: str | None) -> tuple[str | None, str]:
+    """(NAME, PATH) of `collect [NAME] [PATH] [-f PATH]`; the old `-o PATH` still works, with a note.
+
+    A single argument ending in .tar.gz or .tgz, or holding a `/`, is the PATH (a VMI name never has
+    a `/`); `-o json|yaml|text` is a format everywhere, so it is never taken for a path here.
+    """
+    if path is None and name is not None and (name.endswith(ARCHIVE_SUFFIXES) or "/" in name):
+        name, path = None, name
+    if old is not None:
+        if old in OUTPUTS:
+            raise OneLineUsageError(f"collect writes a .tar.gz bundle, not {old}: give its path with -f PATH")
+        click.echo("note: `collect -o PATH` is deprecated: use `collect -f PATH` or `collect PATH`", err=True)
+    given = [p for p in (path, filename, old) if p is not None]
+    if not given:
+        raise OneLineUsageError("collect needs the bundle's path: -f PATH (or a positional PATH.tar.gz)")
+    if len(given) > 1:
+        raise OneLineUsageError("collect takes one bundle path: -f PATH or a positional PATH, not both")
+    return name, given[0]
+
+
 @main.command()
 @source_options
+@click.argument("path", required=False, metavar="[PATH]", shell_complete=complete_files)
 @click.option(
-    "-o",
-    "--output",
-    "path",
-    required=True,
-    metavar="FILE.tar.gz",
+    "-f",
+    "--filename",
+    metavar="PATH",
     shell_complete=complete_files,
-    help="Where to write the bundle.",
+    help="Where to write the bundle (a .tar.gz); or give PATH as an argument.",
+)
+@click.option(
+    "-o", "--output", "old_output", metavar="PATH", hidden=True, shell_complete=complete_files, help="Deprecated: -f."
 )
 @click.option("--no-redact", is_flag=True, help="Keep env values and secret-like annotations in the bundle.")
-def collect(path: str, no_redact: bool, **kw: Any) -> None:
+def collect(path: str | None, filename: str | None, old_output: str | None, no_redact: bool, **kw: Any) -> None:
     """Save everything the chains of the VMIs in scope need into a .tar.gz bundle (mode 0600).
+
+    \b
+    kubectl vmgpu collect -f bundle.tar.gz              # every VMI in the namespace
+    kubectl vmgpu collect my-vm bundle.tar.gz -n ml     # one VMI (a single argument
+                                                        # ending in .tar.gz is the PATH)
 
     Objects (without managedFields), warning events and launcher evidence (metadata files,
     /dev/vfio listing, domain XML); `--snapshot FILE.tar.gz` later gives the same report.
@@ -274,6 +205,7 @@ def collect(path: str, no_redact: bool, **kw: Any) -> None:
     """
     from . import bundle
 
+    kw["name"], path = _bundle_path(kw.get("name"), path, filename, old_output)
     inv, _idx, _views, _ns = _link(scope(kw))
     try:
         count = bundle.write(inv, path, redact=not no_redact)
@@ -298,7 +230,7 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     from .render import devices as rdevices
     from .render import json as rjson
 
-    inv, _namespace, reader = _load(scope({**kw, "no_exec": True}))
+    inv, _namespace, reader = _load(scope(kw, scoped=False))
     _notes(inv)
     if reader is not None:
         reader.close()
@@ -351,18 +283,53 @@ def get(output: str, selector: str | None, no_headers: bool, sort_by: str | None
 
 
 @main.command()
-def version() -> None:
-    """Print the plugin's version, the Python it runs on and the client library's version."""
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="text", show_default=True, help="Output format.")
+def version(output: str) -> None:
+    """Print the plugin's version, the Python it runs on and the client library's version.
+
+    Offline: the cluster is never asked (`kubectl version` tells the server's).
+    """
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
     try:
-        client = dist_version("kubernetes")
+        client: str | None = dist_version("kubernetes")
     except PackageNotFoundError:
-        client = "not installed"
-    click.echo(
-        f"kubectl-vmgpu {__version__}\npython {sys.version.split()[0]} ({sys.executable})\nkubernetes client {client}"
-    )
+        client = None
+    if output == "text":
+        click.echo(
+            f"kubectl-vmgpu {__version__}\npython {sys.version.split()[0]} ({sys.executable})\n"
+            f"kubernetes client {client or 'not installed'}"
+        )
+        return
+    from .render import json as rjson
+
+    data = {
+        "plugin": {"name": "kubectl-vmgpu", "version": __version__},
+        "python": {
+            "version": sys.version.split()[0],
+            "implementation": sys.implementation.name,
+            "executable": sys.executable,
+        },
+        "client": {"name": "kubernetes", "version": client},
+    }
+    click.echo(rjson.to_json(data) if output == "json" else rjson.to_yaml(data), nl=False)
+
+
+@main.command("help")
+@click.argument("command", nargs=-1, metavar="[COMMAND]...")
+@click.pass_context
+def help_command(ctx: click.Context, command: tuple[str, ...]) -> None:
+    """Print the help of a command (`help collect`, `help completion install`), or of the plugin."""
+    parent = ctx.find_root()
+    group: click.Command = parent.command
+    for word in command:
+        sub = group.get_command(parent, word) if isinstance(group, click.Group) else None
+        if sub is None:
+            raise OneLineUsageError(f"no command {word!r} (see `kubectl vmgpu --help`)")
+        parent = click.Context(sub, info_name=word, parent=parent)
+        group = sub
+    click.echo(parent.get_help())
 
 
 main.add_command(completion_command)

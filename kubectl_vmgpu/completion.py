@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 from click.shell_completion import CompletionItem, ShellComplete, get_completion_class
 
 PROG = "kubectl-vmgpu"
+COMPLETE_EXE = "kubectl_complete-vmgpu"  # the name kubectl runs for `kubectl vmgpu <TAB>`
 COMPLETE_VAR = "_KUBECTL_VMGPU_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 LIVE_TIMEOUT = 3.0  # seconds for the whole cluster lookup of one completion
@@ -60,21 +63,88 @@ def script(shell: str, root: click.Command) -> str:
     return note + body
 
 
-@click.command("completion")
-@click.argument("shell", type=click.Choice(SHELLS))
-@click.pass_context
-def completion_command(ctx: click.Context, shell: str) -> None:
-    """Print the shell completion script of kubectl-vmgpu for bash, zsh or fish.
+@click.group("completion")
+def completion_command() -> None:
+    """Shell completion: print the script of kubectl-vmgpu, or link kubectl's plugin completer.
 
     \b
     bash:  source <(kubectl vmgpu completion bash)     # in ~/.bashrc
     zsh:   source <(kubectl vmgpu completion zsh)      # in ~/.zshrc, after compinit
     fish:  kubectl vmgpu completion fish | source      # in ~/.config/fish/config.fish
 
-    This completes the `kubectl-vmgpu` command. `kubectl vmgpu` is completed by kubectl's own
-    completion (kubectl 1.26+) when the kubectl_complete-vmgpu executable is on PATH.
+    These complete the `kubectl-vmgpu` command. `kubectl vmgpu` is completed by kubectl's own
+    completion (kubectl 1.26+) when the kubectl_complete-vmgpu executable is on PATH:
+    `kubectl vmgpu completion install` links it (krew links only the plugin itself).
     """
-    click.echo(script(shell, ctx.find_root().command), nl=False)
+
+
+def _script_command(shell: str) -> click.Command:
+    @click.pass_context
+    def run(ctx: click.Context) -> None:
+        click.echo(script(shell, ctx.find_root().command), nl=False)
+
+    return click.Command(shell, callback=run, help=f"Print the {shell} completion script of kubectl-vmgpu.")
+
+
+for _shell in SHELLS:
+    completion_command.add_command(_script_command(_shell))
+
+
+@completion_command.command("install")
+@click.option(
+    "--dir",
+    "directory",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Where to put the link (default: the folder of the plugin kubectl runs, krew's bin for krew).",
+)
+@click.option("--force", is_flag=True, help="Replace a kubectl_complete-vmgpu already there.")
+def install_command(directory: str | None, force: bool) -> None:
+    """Link kubectl_complete-vmgpu beside the plugin, so that `kubectl vmgpu <TAB>` completes.
+
+    kubectl (1.26+) completes a plugin's words by running `kubectl_complete-<plugin>` from PATH.
+    krew links only a plugin's executable into its bin folder, never other files of the archive;
+    this links the completer there as `kubectl_complete-vmgpu -> kubectl-vmgpu` (the plugin
+    completes when called by that name), so it follows krew upgrades of the plugin.
+    """
+    plugin = _plugin_path()
+    if plugin is None:
+        raise click.ClickException(f"{PROG} is not on PATH: give --dir and put it there first")
+    folder = Path(directory).expanduser().absolute() if directory else plugin.parent
+    click.echo(install(plugin, folder, force))
+
+
+def _plugin_path() -> Path | None:
+    """The plugin as kubectl runs it: argv[0] (krew's bin link, not resolved), else the one on PATH."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == PROG and argv0.exists():
+        return argv0.absolute()
+    found = shutil.which(PROG)
+    return Path(found).absolute() if found else None
+
+
+def install(plugin: Path, folder: Path, force: bool = False) -> str:
+    """Link `folder/kubectl_complete-vmgpu` to the plugin (relative when beside it); what was done."""
+    target = folder / COMPLETE_EXE
+    link = plugin.name if plugin.parent == folder else str(plugin)
+    on_path = str(folder) in os.environ.get("PATH", "").split(os.pathsep)
+    note = "" if on_path else f" (note: {folder} is not on PATH, kubectl will not find it there)"
+    if os.path.islink(target) and os.readlink(target) == link:
+        return f"{target} already links to {link}{note}"
+    if os.path.lexists(target) and not force:
+        return f"{target} is already there (--force replaces it){note}"
+    tmp = folder / f".{COMPLETE_EXE}.{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(link, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise click.ClickException(f"cannot link {target}: {exc.strerror or exc}") from None
+    return f"linked {target} -> {link}{note}"
 
 
 # --- kubectl's plugin completion ---------------------------------------------------------------
@@ -129,9 +199,17 @@ def _snapshot_objects(params: dict[str, Any]) -> list[dict[str, Any]] | None:
     return inv.of("VirtualMachineInstance") + inv.of("VirtualMachine")
 
 
+def _params(ctx: click.Context) -> dict[str, Any]:
+    """The parsed parameters of the command, with the global flags given before it (options.Flags)."""
+    from .options import Flags
+
+    return Flags.merged(dict(ctx.params), ctx)
+
+
 def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Objects read from the cluster by `what(api, namespace)` within LIVE_TIMEOUT, else nothing."""
     from .model import Scope
+    from .options import connection
 
     found: list[dict[str, Any]] = []
 
@@ -149,6 +227,7 @@ def _live(params: dict[str, Any], what: Callable[[Any, str | None], list[dict[st
                 context=params.get("kube_context"),
                 request_timeout=LIVE_TIMEOUT,
                 no_exec=True,
+                connection=connection(params),  # --server, --token, --as... as the command would use them
             )
             api = Api(scope)
             namespace = None if scope.all_namespaces else (scope.namespace or api.namespace)
@@ -192,7 +271,7 @@ def vm_objects(params: dict[str, Any]) -> list[dict[str, Any]]:
 def complete_vmi_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """shell_complete for NAME: the VMI and VM names in scope, each with its namespaces."""
     try:
-        objs = vm_objects(dict(ctx.params))
+        objs = vm_objects(_params(ctx))
     except Exception as exc:
         _debug(exc)
         return []
@@ -211,7 +290,7 @@ def complete_vmi_names(ctx: click.Context, _param: click.Parameter, incomplete: 
 
 def complete_namespaces(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """shell_complete for -n: namespaces holding VMIs or VMs in a snapshot, or the cluster's namespaces."""
-    params = {**ctx.params, "namespace": None, "all_namespaces": True}
+    params = {**_params(ctx), "namespace": None, "all_namespaces": True}
     try:
         objs = _snapshot_objects(params)
         if objs is None:
@@ -233,7 +312,7 @@ def complete_contexts(ctx: click.Context, _param: click.Parameter, incomplete: s
         from .sources import kubeconfig
 
         names: set[str] = set()
-        for path in kubeconfig.files_to_read(ctx.params.get("kubeconfig")):
+        for path in kubeconfig.files_to_read(_params(ctx).get("kubeconfig")):
             doc = yaml.safe_load(path.read_text())
             entries = doc.get("contexts") if isinstance(doc, dict) else None
             for entry in entries if isinstance(entries, list) else []:

@@ -78,7 +78,12 @@ def run(args: list[str] | None = None, prog_name: str = "kubectl-vmgpu", **extra
 
 
 def main(prog_name: str = "kubectl-vmgpu", **extra: Any) -> None:
-    """`kubectl-vmgpu`, `python -m kubectl_vmgpu` and the single-file build."""
+    """`kubectl-vmgpu`, `python -m kubectl_vmgpu` and the single-file build.
+
+    Called as kubectl_complete-vmgpu (the link `completion install` makes), it is the completer.
+    """
+    if os.path.basename(sys.argv[0]) == completion.COMPLETE_EXE:
+        sys.exit(complete_main(sys.argv[1:]))
     sys.exit(run(prog_name=prog_name, **extra))
 
 

@@ -132,6 +132,21 @@ class Inventory:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """kubectl's connection and auth flags, laid over the kubeconfig as clientcmd does (sources/kubeconfig.py)."""
+
+    cluster: str | None = None  # --cluster: the kubeconfig cluster to use
+    user: str | None = None  # --user: the kubeconfig user to use
+    server: str | None = None  # --server/-s
+    token: str | None = None  # --token
+    certificate_authority: str | None = None  # --certificate-authority
+    insecure_skip_tls_verify: bool = False  # --insecure-skip-tls-verify (false never overrides)
+    impersonate: str | None = None  # --as
+    impersonate_uid: str | None = None  # --as-uid
+    impersonate_groups: tuple[str, ...] = ()  # --as-group, repeatable
+
+
+@dataclass(frozen=True)
 class Scope:
     """What the user asked to look at and where it comes from."""
 
@@ -144,3 +159,4 @@ class Scope:
     context: str | None
     request_timeout: float | None
     no_exec: bool
+    connection: Connection = Connection()

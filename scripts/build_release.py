@@ -96,10 +96,14 @@ spec:
     snapshot, and can save what it read into a bundle for support.
   caveats: |
     This plugin is a Python program: it needs python3 (3.10 or newer) on your PATH, and
-    nothing else (its dependencies are inside it).
+    nothing else (its dependencies are inside it). macOS's own python3 is 3.9, too old:
+    install a newer one (`brew install python@3.12`, or the installer from python.org)
+    and put it first on PATH; with 3.9 the plugin says so in one line.
     Shell completion of `kubectl vmgpu` (kubectl 1.26+) needs kubectl_complete-vmgpu on
-    your PATH too; krew links only the plugin itself, so copy it once (it keeps working
-    after upgrades):
+    your PATH too. krew links only the plugin itself, never the other files of the archive,
+    so link the completer once (it follows upgrades):
+      kubectl vmgpu completion install
+    or copy it by hand:
       (cd "${{KREW_ROOT:-$HOME/.krew}}" && cp store/{plugin}/{version}/kubectl_complete-vmgpu bin/)
   # No Windows platform: krew runs only .exe plugins on Windows, and a zipapp is not one. There,
   # `python kubectl-vmgpu ...` runs the zipapp from the archive (see the README).

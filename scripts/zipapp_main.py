@@ -15,7 +15,13 @@ import contextlib
 import sys
 
 if sys.version_info < (3, 10):  # noqa: UP036 - python3 on PATH may be older than the plugin needs
-    sys.exit("kubectl-vmgpu needs Python 3.10 or newer, not " + sys.version.split()[0])
+    # macOS's own python3 is 3.9, and 3.9 cannot run the dependencies the file holds (click, urllib3,
+    # requests, tabulate and websocket-client need 3.10+): one line saying what to do, no traceback.
+    sys.exit(
+        "kubectl-vmgpu needs Python 3.10 or newer, not " + sys.version.split()[0] + " (" + sys.executable + "): "
+        "install one (macOS: `brew install python@3.12`, or the installer from python.org) and put its python3 "
+        "first on PATH"
+    )
 
 
 def _bytecode_cache() -> None:

@@ -19,7 +19,7 @@ from kubectl_vmgpu.completion import (
 )
 from kubectl_vmgpu.completion import plugin_complete as _plugin_complete
 from kubectl_vmgpu.entry import complete_main
-from tests.helpers import IN_CI, REPO, cli
+from tests.helpers import IN_CI, REPO, cli, kubectl_version
 from tests.kubeapi import KubeAPIServer
 
 BASIC = REPO / "tests" / "kubeapi" / "testdata" / "basic"
@@ -187,7 +187,8 @@ def test_plugin_completion_of_check_names_and_ids() -> None:
 
 
 def test_plugin_completion_leaves_paths_to_the_shell() -> None:
-    assert plugin_complete(["collect", *SOURCE, "-o", ""]) == ([], DIRECTIVE_DEFAULT)
+    assert plugin_complete(["collect", *SOURCE, "-f", ""]) == ([], DIRECTIVE_DEFAULT)
+    assert plugin_complete(["collect", *SOURCE, "-o", ""]) == ([], DIRECTIVE_DEFAULT)  # the deprecated form
     assert plugin_complete(["describe", "--snapshot", ""]) == ([], DIRECTIVE_DEFAULT)
     assert plugin_complete(["describe", "--kubeconfig", "/tm"]) == ([], DIRECTIVE_DEFAULT)
 
@@ -245,3 +246,60 @@ def test_plugin_completion_output_format(capsys: pytest.CaptureFixture[str]) -> 
     assert capsys.readouterr().out == "warning\n:4\n"
     assert complete_main(["collect", "-o", ""]) == 0
     assert capsys.readouterr().out == ":0\n"
+
+
+def _krew_layout(root: Path, version: str) -> Path:
+    """krew's layout: store/vmgpu/<version>/kubectl-vmgpu and bin/kubectl-vmgpu, a link to it."""
+    store = root / "store" / "vmgpu" / version
+    store.mkdir(parents=True)
+    plugin = store / "kubectl-vmgpu"
+    shutil.copy(Path(sys.executable).with_name("kubectl-vmgpu"), plugin)  # the console script of this venv
+    (root / "bin").mkdir(exist_ok=True)
+    link = root / "bin" / "kubectl-vmgpu"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(Path("..") / "store" / "vmgpu" / version / "kubectl-vmgpu")
+    return root / "bin"
+
+
+def test_completion_install_links_the_completer_beside_krews_link(tmp_path: Path) -> None:
+    """`kubectl vmgpu completion install` from krew's bin: a relative link that follows upgrades."""
+    bindir = _krew_layout(tmp_path / "krew", "v0.1.0")
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(argv), capture_output=True, text=True, env=env, timeout=120)
+
+    done = run(str(bindir / "kubectl-vmgpu"), "completion", "install")
+    assert done.returncode == 0 and done.stdout.startswith("linked "), done.stderr
+    assert os.readlink(bindir / "kubectl_complete-vmgpu") == "kubectl-vmgpu"
+    assert run("kubectl_complete-vmgpu", "doctor", "--fail-on", "").stdout == "info\nwarning\nerror\n:4\n"
+    again = run("kubectl-vmgpu", "completion", "install")
+    assert again.returncode == 0 and "already links" in again.stdout
+    # krew upgrade: bin/kubectl-vmgpu now links to the new version; the completer follows it
+    shutil.rmtree(tmp_path / "krew" / "store" / "vmgpu" / "v0.1.0")
+    _krew_layout(tmp_path / "krew", "v0.2.0")
+    names = run("kubectl_complete-vmgpu", "describe", *SOURCE, "")
+    assert names.returncode == 0 and names.stdout.endswith("\n:4\n") and len(names.stdout.splitlines()) > 2
+    kubectl = shutil.which("kubectl")
+    if kubectl and (kubectl_version(kubectl) or (0, 0)) >= (1, 26):  # kubectl runs it for `kubectl vmgpu <TAB>`
+        through = run(kubectl, "__complete", "vmgpu", "doctor", "--fail-on", "")
+        assert through.stdout.splitlines()[:3] == ["info", "warning", "error"], through.stdout + through.stderr
+
+
+def test_completion_install_keeps_what_is_there_and_warns_off_path(tmp_path: Path) -> None:
+    bindir = _krew_layout(tmp_path / "krew", "v0.1.0")
+    (bindir / "kubectl_complete-vmgpu").write_text("#!/bin/sh\n")
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    plugin = str(bindir / "kubectl-vmgpu")
+    kept = subprocess.run([plugin, "completion", "install"], capture_output=True, text=True, env=env, timeout=120)
+    assert kept.returncode == 0 and "--force" in kept.stdout
+    forced = subprocess.run([plugin, "completion", "install", "--force"], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert forced.returncode == 0 and os.readlink(bindir / "kubectl_complete-vmgpu") == "kubectl-vmgpu"
+    other = tmp_path / "elsewhere"
+    off = subprocess.run([plugin, "completion", "install", "--dir", str(other)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert off.returncode == 0 and "not on PATH" in off.stdout
+    assert os.readlink(other / "kubectl_complete-vmgpu") == str(bindir / "kubectl-vmgpu")
+    assert cli("completion", "bash").out.startswith("# bash completion of kubectl-vmgpu")

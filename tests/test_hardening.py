@@ -53,7 +53,7 @@ def test_every_command_form_is_read_only(tmp_path: Path) -> None:
                     run = cli(command, *scope, "-o", output, *kc)
                     assert run.code in (0, 1), (command, scope, output, run.err)
         for i, scope in enumerate(((), ("fedora-gpu",), ("-n", "vms"), ("-A",), ("-A", "--no-exec"))):
-            run = cli("collect", *scope, "-o", str(tmp_path / f"b{i}.tar.gz"), *kc)
+            run = cli("collect", *scope, "-f", str(tmp_path / f"b{i}.tar.gz"), *kc)
             assert run.code == 0, (scope, run.err)
         for output in ("text", "json", "yaml"):
             assert cli("devices", "-o", output, *kc).code == 0
@@ -326,10 +326,11 @@ def _report(objs: list[Any], *args: str) -> dict[str, Any]:
     from click.testing import CliRunner
 
     from kubectl_vmgpu import cli as cli_module
+    from kubectl_vmgpu import pipeline
 
     inv = Inventory(origin="test")
     add_objects(inv, objs)
-    with mock.patch.object(cli_module, "_load", lambda scope: (inv, None, None)):
+    with mock.patch.object(pipeline, "_load", lambda scope: (inv, None, None)):
         result = CliRunner().invoke(
             cli_module.main, ["describe", "-A", "--explain-allocation", "-o", "json", *args], catch_exceptions=False
         )

@@ -172,7 +172,7 @@ def test_archive_member_names_never_climb_out(tmp_path: Path) -> None:
     code, _, err = bounded("doctor", "-A", "--snapshot", str(bundle))
     assert "skipped 3 snapshot entries" in one_line(err) and "climbs out" in err
     out = tmp_path / "again.tar.gz"
-    code, _, err = bounded("collect", "-A", "--snapshot", str(bundle), "-o", str(out))
+    code, _, err = bounded("collect", "-A", "--snapshot", str(bundle), "-f", str(out))
     assert code == 0, err
     with tarfile.open(out) as tar:
         assert all(".." not in m.name.split("/") and not m.name.startswith("/") for m in tar.getmembers())
@@ -238,10 +238,10 @@ def test_collect_redacts_and_writes_0600(tmp_path: Path) -> None:
     with KubeAPIServer.from_snapshot(root) as srv:
         kc = str(srv.write_kubeconfig(tmp_path / "kubeconfig"))
         bundle = tmp_path / "b.tar.gz"
-        run = cli("collect", "-A", "-o", str(bundle), "--kubeconfig", kc)
+        run = cli("collect", "-A", "-f", str(bundle), "--kubeconfig", kc)
         assert run.code == 0, run.err
         kept = tmp_path / "kept.tar.gz"
-        assert cli("collect", "-A", "-o", str(kept), "--kubeconfig", kc, "--no-redact").code == 0
+        assert cli("collect", "-A", "-f", str(kept), "--kubeconfig", kc, "--no-redact").code == 0
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     text = gzip.decompress(bundle.read_bytes())
     assert b"s3cret" not in text and b"name: TOKEN" in text and b"secretKeyRef" in text
@@ -262,7 +262,7 @@ def test_collect_never_writes_over_what_is_not_a_regular_file(tmp_path: Path, ta
         path.symlink_to(victim)
     else:
         path.mkdir()
-    code, _, err = bounded("collect", "-A", "--snapshot", str(SCENARIO), "-o", str(path))
+    code, _, err = bounded("collect", "-A", "--snapshot", str(SCENARIO), "-f", str(path))
     assert code == 3 and "refused" in one_line(err)
     assert victim.read_text() == "keep" and not stat.S_ISREG(path.lstat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tar.gz", "victim"]  # no temporary file left
@@ -271,7 +271,7 @@ def test_collect_never_writes_over_what_is_not_a_regular_file(tmp_path: Path, ta
 def test_collect_refuses_a_device() -> None:
     """`-o /dev/full` (as root, it once replaced the device node): refused before anything is written."""
     before = os.lstat("/dev/full")
-    code, _, err = bounded("collect", "-A", "--snapshot", str(SCENARIO), "-o", "/dev/full")
+    code, _, err = bounded("collect", "-A", "--snapshot", str(SCENARIO), "-f", "/dev/full")
     assert code == 3 and "a character device is there" in one_line(err)
     after = os.lstat("/dev/full")
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino

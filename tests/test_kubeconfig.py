@@ -34,8 +34,8 @@ def test_first_file_current_context_wins(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'one' / 'a'}:{tmp_path / 'missing'}:{tmp_path / 'b'}")
     kc = kubeconfig.load(None, None)
     assert kc is not None and kc.context == "alpha" and kc.namespace == "team-a"
-    assert [c["name"] for c in kc.config["contexts"]] == ["alpha", "beta"]
-    ca = kc.config["clusters"][0]["cluster"]["certificate-authority"]
+    assert kc.merged is not None and [c["name"] for c in kc.merged["contexts"]] == ["alpha", "beta"]
+    ca = kc.config["clusters"][0]["cluster"]["certificate-authority"]  # the chosen cluster, for the client
     assert ca == str(tmp_path / "one" / "ca.crt")
     assert kubeconfig.load(None, "beta").namespace == "default"
 

@@ -54,7 +54,7 @@ def test_live_and_collect_equal_snapshot(name: str, tmp_path: Path) -> None:
         assert live.code == expected.code, live.err
         assert _doc(live.out) == _doc(expected.out)
         bundle = tmp_path / "bundle.tar.gz"
-        collected = cli("collect", "-A", "-o", str(bundle), "--kubeconfig", kc)
+        collected = cli("collect", "-A", "-f", str(bundle), "--kubeconfig", kc)
         assert collected.code == 0, collected.err
         assert_read_only(srv)
     again = cli("doctor", "-A", "-o", "json", "--snapshot", str(bundle))
@@ -69,7 +69,7 @@ def test_every_command_is_read_only(tmp_path: Path) -> None:
             ["doctor", "-A"],
             ["describe", "fedora-gpu", "-n", "vms"],
             ["doctor", "-n", "vms", "-o", "yaml"],
-            ["collect", "-A", "-o", str(tmp_path / "b.tar.gz")],
+            ["collect", "-A", "-f", str(tmp_path / "b.tar.gz")],
         ):
             run = cli(*args, "--kubeconfig", kc)
             assert run.code in (0, 1), run.err

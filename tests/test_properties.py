@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubectl_vmgpu import bundle, cli
+from kubectl_vmgpu import bundle, cli, pipeline
 from kubectl_vmgpu.model import ClusterFacts, Inventory, PodEvidence
 from kubectl_vmgpu.normalize import add_objects
 from kubectl_vmgpu.sources import snapshot
@@ -280,7 +280,7 @@ EXTRA = [
 
 
 def _invoke(inv: Inventory, *args: str) -> Any:
-    with mock.patch.object(cli, "_load", lambda scope: (inv, scope.namespace)):
+    with mock.patch.object(pipeline, "_load", lambda scope: (inv, scope.namespace, None)):
         result = RUNNER.invoke(cli.main, list(args), catch_exceptions=False)
     assert result.exit_code in (0, 1), f"{args}: exit {result.exit_code}: {result.stderr}"
     if "json" in args:

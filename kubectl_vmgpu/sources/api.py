@@ -7,19 +7,22 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from .. import execs
-from ..model import Obj, Scope
+from ..model import Connection, Obj, Scope
 from . import kubeconfig
 from .errors import SourceError, printable
 
 PAGE = 500
 MAX_IN_FLIGHT = 8
 MAX_RETRY_AFTER = 10.0  # seconds; a longer Retry-After is not waited for
+# The extra header lines of the exec being opened in this thread (see _timed_websockets)
+_EXTRA_HEADERS = threading.local()
 
 
 class _Broken(Exception):
@@ -56,18 +59,22 @@ class Api:
             from kubernetes.client import ApiClient, Configuration
 
             cfg = Configuration()
-            kc = kubeconfig.load(scope.kubeconfig, scope.context)
+            flags = scope.connection
+            kc = kubeconfig.load(scope.kubeconfig, scope.context, flags)
             try:
                 if kc is None:
                     if not os.environ.get("KUBERNETES_SERVICE_HOST"):
                         raise SourceError("no kubeconfig found (set KUBECONFIG or --kubeconfig) and not in a cluster")
                     kconfig.load_incluster_config(client_configuration=cfg)
+                    _incluster_flags(cfg, flags)
                     self.namespace = _incluster_namespace()
+                    who = kubeconfig.impersonation({}, flags, "in-cluster")
                 else:
                     kconfig.load_kube_config_from_dict(
                         kc.config, context=kc.context, client_configuration=cfg, persist_config=False
                     )
                     self.namespace = kc.namespace
+                    who = kc.impersonation
             except (kconfig.ConfigException, ValueError, TypeError) as exc:  # e.g. certificate data not base64
                 raise SourceError(f"kubeconfig: {(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
             kclient.configure(cfg, kc.proxy if kc else None)
@@ -75,6 +82,8 @@ class Api:
         cfg.connection_pool_maxsize = MAX_IN_FLIGHT * 2
         self.cfg = cfg
         self.client = ApiClient(cfg)
+        self.headers = who.headers() if who else []  # impersonation, on every request and exec
+        kclient.send_headers(self.client, self.headers)
         self.timeout = scope.request_timeout
         self.host = cfg.host
 
@@ -180,6 +189,7 @@ class Api:
         websocket.setdefaulttimeout(timeout)
         _timed_websockets()
         try:
+            _EXTRA_HEADERS.lines = [f"{k}: {v}" for k, v in self.headers]  # the client passes on only auth
             ws = WSClient(self.cfg, url, headers, capture_all=False)
         except websocket.WebSocketBadStatusException as exc:
             return ExecResult(error=_exec_refusal(exc))
@@ -187,6 +197,8 @@ class Api:
             if isinstance(exc, (TimeoutError, websocket.WebSocketTimeoutException)):
                 return ExecResult(error=f"exec `{argv[0]}` got no answer within {timeout:g}s (--request-timeout)")
             return ExecResult(error=_one_line(f"exec failed: {_cause(exc)}"))
+        finally:
+            _EXTRA_HEADERS.lines = []
         deadline = time.monotonic() + timeout
         try:
             while ws.is_open():
@@ -229,9 +241,23 @@ def _timed_websockets() -> None:
 
         def connect(self, url: str, **options: Any) -> None:
             options.setdefault("timeout", websocket.getdefaulttimeout())
+            options["header"] = list(options.get("header") or []) + list(getattr(_EXTRA_HEADERS, "lines", []))
             super().connect(url, **options)
 
     ws_client.WebSocket = TimedWebSocket
+
+
+def _incluster_flags(cfg: Any, flags: Connection) -> None:
+    """kubectl's flags over the in-cluster config (clientcmd's inClusterClientConfig.ClientConfig)."""
+    if flags.server:
+        cfg.host = flags.server
+    if flags.token:
+        cfg.api_key = {"authorization": f"Bearer {flags.token}"}
+        cfg.refresh_api_key_hook = None  # the service account token would be read again otherwise
+    if flags.certificate_authority:
+        cfg.ssl_ca_cert = os.path.abspath(os.path.expanduser(flags.certificate_authority))
+    if flags.insecure_skip_tls_verify:
+        cfg.verify_ssl = False
 
 
 def _seg(text: str) -> str:

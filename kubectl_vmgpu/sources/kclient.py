@@ -101,3 +101,26 @@ def configure(cfg: Any, proxy_url: str | None) -> None:
     if not cfg.verify_ssl:
         warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         print(f"warning: the certificate of {cfg.host} is not verified (insecure-skip-tls-verify)", file=sys.stderr)
+
+
+def send_headers(client: Any, lines: list[tuple[str, str]]) -> None:
+    """Send these header lines with every request of `client` (an ApiClient), a repeated name on its own line.
+
+    `call_api` folds header parameters into a dict (one value per name), but the API server reads
+    each Impersonate-Group line as one group (k8s.io/apiserver endpoints/filters/impersonation.go):
+    the lines are added where urllib3 still takes a multi-valued HTTPHeaderDict.
+    """
+    if not lines:
+        return
+    from urllib3 import HTTPHeaderDict
+
+    pool = client.rest_client.pool_manager
+    send = pool.request
+
+    def request(method: str, url: str, *args: Any, headers: Any = None, **kw: Any) -> Any:
+        merged = HTTPHeaderDict(headers or {})
+        for name, value in lines:
+            merged.add(name, value)
+        return send(method, url, *args, headers=merged, **kw)
+
+    pool.request = request

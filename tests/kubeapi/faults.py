@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -27,7 +27,8 @@ class Fault:
     times: int | None = None
 
 
-HEADERS_KEPT = ("Accept", "Authorization", "User-Agent", "Content-Type", "Upgrade", "Sec-WebSocket-Protocol")
+HEADERS_KEPT = ("Accept", "Authorization", "User-Agent", "Content-Type", "Upgrade", "Sec-WebSocket-Protocol",
+                "Impersonate-User", "Impersonate-Uid")
 
 
 @dataclass
@@ -43,6 +44,11 @@ class RecordedRequest:
     status: int | None = None
     exit_code: int | None = None  # exec: the command's exit code, None if it could not start
     faulted: bool = False  # answered (or delayed) by a Fault
+    lines: list[tuple[str, str]] = field(default_factory=list)  # every header line, repeated names kept
+
+    def values(self, name: str) -> list[str]:
+        """Every line of a header, in order (the API server reads one Impersonate-Group per line)."""
+        return [v for k, v in self.lines if k.lower() == name.lower()]
 
     @property
     def command(self) -> list[str]:

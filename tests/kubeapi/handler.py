@@ -121,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         self.record = RecordedRequest(
             self.command, url.path, query,
             {k: v for k in HEADERS_KEPT if (v := self.headers.get(k)) is not None},
-            is_exec=is_exec, websocket=upgrade,
+            is_exec=is_exec, websocket=upgrade, lines=list(self.headers.items()),
         )
         api.record(self.record)
         if self.command != "GET":
