@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Evidence, LinkName, VmiView
+from ..chain import Chain, Evidence, LinkName, VmiView
 from ..links import addresses
 from ..model import Ref
-from ..views import LauncherPod
+from ..views import PCI_ATTR, LauncherPod
 from .base import Context, E, Hit, I, VmiCheck, gpu_label, pod_ref
-from .vfio import is_vfio
+from .vfio import IOMMU_DEVICE, iommufd_mode, is_vfio
 
 # virt-launcher and libvirt texts that tie a SyncFailed event to DRA devices (chain.md 6, 7; breaks.md).
 SYNC_PATTERNS = re.compile(
@@ -71,10 +71,23 @@ def metadata_unreadable(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
+def _sources(view: VmiView, chain: Chain) -> dict[str, dict[str, str]]:
+    """The device's address per source, the slice's as this KubeVirt reads it (v1.6/v1.7: pcieRoot, mDevUUID)."""
+    found = addresses(chain)
+    pci_key, mdev_key = view.kubevirt.slice_address_keys()
+    if pci_key != PCI_ATTR and chain.device is not None:
+        for attr, key in (("pciBusID", pci_key), ("mdevUUID", mdev_key)):
+            found[attr].pop("ResourceSlice", None)
+            value = chain.device.device.text(key)
+            if value:
+                found[attr] = {f"ResourceSlice {key.rsplit('/', 1)[-1]}": value, **found[attr]}
+    return found
+
+
 def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """The slice, deviceStatus, metadata file and domain XML disagree on the pciBusID or mdevUUID."""
     for chain in view.chains:
-        for attr, seen in addresses(chain).items():
+        for attr, seen in _sources(view, chain).items():
             if len({v.lower() for v in seen.values()}) > 1:
                 listing = ", ".join(f"{k} {v}" for k, v in seen.items())
                 yield Hit(
@@ -89,17 +102,35 @@ def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def api_device_absent(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VFIO GPU whose compute container has /dev/vfio groups but no /dev/vfio/vfio."""
+    """A VFIO GPU whose compute container lacks the API device of its mode: /dev/vfio/vfio, or /dev/iommu.
+
+    In iommufd mode the driver injects /dev/iommu and /dev/vfio/devices/vfioN, never /dev/vfio/vfio
+    [dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits, GetDeviceSpecsByPCIBusID].
+    """
     for chain in view.chains:
-        vfio = chain.evidence.vfio
-        if vfio is None or not is_vfio(chain) or "vfio" in vfio:
+        evd = chain.evidence
+        if not is_vfio(chain):
             continue
-        groups = [n for n in vfio if n.isdigit()]
+        if iommufd_mode(chain):
+            if evd.iommu is None or IOMMU_DEVICE in evd.iommu:
+                continue
+            cdevs = [p.rsplit("/", 1)[1] for p in evd.iommu if p.startswith("/dev/vfio/devices/")]
+            message = (
+                "iommufd mode (backendPolicy PreferIommuFD on a host with iommufd), but the compute container has "
+                f"no /dev/iommu (VFIO cdevs: {', '.join(cdevs) or 'none'}): libvirt cannot open the iommufd API device"
+            )
+        else:
+            if evd.vfio is None or "vfio" in evd.vfio:
+                continue
+            groups = [n for n in evd.vfio if n.isdigit()]
+            message = (
+                f"/dev/vfio in the compute container holds {', '.join(groups) or 'no IOMMU group'} but no "
+                "/dev/vfio/vfio: libvirt cannot open the VFIO container (`unsupported configuration: host doesn't "
+                "support passthrough of host PCI devices`)"
+            )
         yield Hit(
             pod_ref(view),
-            f"/dev/vfio in the compute container holds {', '.join(groups) or 'nothing'} but no /dev/vfio/vfio: "
-            "libvirt cannot open the VFIO container (`unsupported configuration: host doesn't support "
-            "passthrough of host PCI devices`)",
+            message,
             "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig (see api-device-not-enabled), "
             "then restart the VM",
             LinkName.VFIO,
@@ -251,7 +282,10 @@ CHECKS = (
         severity=E,
         stage="launcher",
         summary="sources disagree on the device address",
-        explanation="The pciBusID differs between the slice, metadata file, domain XML or VMI deviceStatus.",
+        explanation=(
+            "The pciBusID differs between the slice, metadata file, domain XML or VMI deviceStatus; on v1.6/v1.7 "
+            "the slice's address is its pcieRoot (and resource.kubernetes.io/mDevUUID), as virt-controller reads it."
+        ),
         fix="Restart the VM; check the driver's slice.",
         run=pci_mismatch,
     ),

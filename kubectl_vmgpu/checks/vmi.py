@@ -11,6 +11,7 @@ from .base import Context, E, Hit, VmiCheck, W, claim_holder, claims_path, gpu_l
 NVIDIA_DRIVER = "gpu.nvidia.com"
 CONTAINER_CLASSES = ("gpu.nvidia.com", "mig.nvidia.com")
 
+
 def claim_not_declared(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """A GPU whose claimName names no spec.resourceClaims entry (or that has no claimName)."""
     declared = [s.name for s in view.devices.sources]
