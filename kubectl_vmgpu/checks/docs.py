@@ -30,6 +30,7 @@ def markdown() -> str:
         lines.append("")
         for c in (c for c in CHECKS if c.stage == stage):
             lines += [f"### {c.id} `{c.name}`", "", c.explanation, "", f"Fix: {c.fix}", ""]
+            lines += [f"Applies to: {c.versions}", ""]
     return "\n".join(lines)
 
 
