@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import cel
 from .chain import VmiView
@@ -14,6 +14,7 @@ from .views import PCI_ATTR, Claim, ClaimState, LauncherPod, Node, Request, Requ
 # A device's state, in the order that decides it: the first that applies wins.
 STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
 MISMATCH = ("class-mismatch", "selector-mismatch")
+NVIDIA_DRIVER = "gpu.nvidia.com"
 
 
 @dataclass(frozen=True)
@@ -324,4 +325,36 @@ def fleet(idx: Index, node: str | None = None) -> list[DeviceState]:
     """Every device of every current ResourceSlice, with its state: where can a GPU VM start now?"""
     anything = Request(name="", device_class=None)
     out = [_device_state(w, anything, (), "", set()) for w in _published(idx, None, "") if node in (None, w.node)]
+    lost = stranded(idx)
+    out = [
+        replace(d, state="stranded", detail=lost[(NVIDIA_DRIVER, d.pool, d.name)])
+        if d.state == "free" and (NVIDIA_DRIVER, d.pool, d.name) in lost
+        else d
+        for d in out
+    ]
     return sorted(out, key=lambda d: (d.node, d.pool, d.name))
+
+
+def stranded(idx: Index) -> dict[tuple[str, str, str], str]:
+    """NVIDIA `type: vfio` devices no claim holds whose `gpu-N` twin is missing from the pool, or that lack
+    attributes every sibling vfio device carries: the GPU stayed on vfio-pci after a failed unbind or a plugin
+    restart [dra-driver-nvidia-gpu issues 1089, 1331]. Keyed (driver, pool, device), valued by why."""
+    if not idx.inv.knows("ResourceClaim", "resourceclaims.resource.k8s.io"):
+        return {}  # a device held by an unread claim would look stranded
+    out = {}
+    for (drv, pool), slices in sorted(idx.slices_by_pool.items()):
+        if drv != NVIDIA_DRIVER:
+            continue
+        devices = [dev for sl in slices if idx.is_current(sl) for dev in sl.devices]
+        vfio = [dev for dev in devices if _string(dev, "type") == "vfio"]
+        for dev in vfio:
+            if idx.allocations.get((drv, pool, dev.name)):
+                continue
+            pci = _string(dev, PCI_ATTR)
+            others = [o.attributes.keys() for o in vfio if o.name != dev.name]
+            missing = sorted(set.intersection(*map(set, others)) - set(dev.attributes)) if others else []
+            if pci and not any(o.name != dev.name and _string(o, PCI_ATTR) == pci for o in devices):
+                out[(drv, pool, dev.name)] = f"no claim holds it and its type-gpu twin ({pci}) is not published"
+            elif missing:
+                out[(drv, pool, dev.name)] = f"lacks attributes its sibling vfio devices carry: {', '.join(missing)}"
+    return out

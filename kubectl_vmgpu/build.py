@@ -269,6 +269,7 @@ def launcher_pod(obj: Obj) -> v.LauncherPod:
         node_selector=strmap(spec, "nodeSelector"),
         affinity_terms=tuple(_requirements(t) for t in dicts(required, "nodeSelectorTerms")),
         vmi_uid=owner.uid if owner else m.labels.get("kubevirt.io/created-by"),
+        compute_caps=strs(d(d(compute, "securityContext"), "capabilities"), "add") if compute else None,
     )
 
 
@@ -334,6 +335,7 @@ def vmi(obj: Obj) -> v.Vmi:
         device_status=_status_devices(status),
         active_pods=strmap(status, "activePods"),
         launcher_image=s(status, "launcherContainerImageVersion"),
+        runtime_user=integer(status, "runtimeUser", -1) if "runtimeUser" in status else None,
     )
 
 

@@ -103,6 +103,8 @@ def _files(inv: Inventory, redact: bool) -> dict[str, bytes]:
             out[f"{base}/files/{path.lstrip('/')}"] = text.encode()
         if ev.vfio_listing is not None:
             out[f"{base}/dev-vfio.txt"] = ev.vfio_listing.encode()
+        if ev.iommu_listing is not None:
+            out[f"{base}/dev-iommu.txt"] = ev.iommu_listing.encode()
         if ev.domain_xml is not None:
             out[f"{base}/domain.xml"] = ev.domain_xml.encode()
         unavailable = dict(ev.unavailable)

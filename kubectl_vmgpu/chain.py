@@ -96,6 +96,8 @@ class Evidence:
     metadata_launcher_error: str | None = None  # what virt-launcher fails with, in upstream's words
     vfio: tuple[str, ...] | None = None
     vfio_error: str | None = None
+    iommu: tuple[str, ...] | None = None  # /dev/iommu and /dev/vfio/devices/vfioN paths found (iommufd mode)
+    iommu_error: str | None = None
     domain_name: str | None = None
     hostdev: ev.Hostdev | None = None
     hostdevs: tuple[ev.Hostdev, ...] = ()
@@ -235,6 +237,10 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
         out["vfio"] = ev.parse_vfio_listing(pod_ev.vfio_listing)
     elif "vfio" in pod_ev.unavailable:
         out["vfio_error"] = pod_ev.unavailable["vfio"]
+    if pod_ev.iommu_listing is not None:
+        out["iommu"] = ev.parse_iommu_listing(pod_ev.iommu_listing)
+    elif "iommu" in pod_ev.unavailable:
+        out["iommu_error"] = pod_ev.unavailable["iommu"]
     if pod_ev.domain_xml is not None:
         try:
             name, hostdevs = ev.parse_domain(pod_ev.domain_xml)

@@ -1,4 +1,4 @@
-"""Parsers for launcher evidence: `ls -l /dev/vfio`, `head -v` output, domain XML (metadata files: metadata.py)."""
+"""Parsers for launcher evidence: `ls -l` of /dev nodes, `head -v` output, domain XML (metadata files: metadata.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,23 @@ def parse_vfio_listing(text: str) -> tuple[str, ...]:
         if len(fields) >= 9 and fields[0][:1] in "cdl-":
             names.append(fields[-1] if fields[0][0] != "l" else fields[-3])
     return tuple(names)
+
+
+def parse_iommu_listing(text: str) -> tuple[str, ...]:
+    """Paths in `ls -l /dev/iommu /dev/vfio/devices` output: `/dev/iommu` and `/dev/vfio/devices/vfioN`.
+
+    ls prints a file argument on its own line by its full path, then each directory behind a `<dir>:` header.
+    """
+    paths = []
+    folder = ""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 1 and line.endswith(":"):
+            folder = line[:-1].rstrip("/") + "/"
+        elif len(fields) >= 9 and fields[0][:1] in "cdl-":
+            name = fields[-1] if fields[0][0] != "l" else fields[-3]
+            paths.append(name if name.startswith("/") else folder + name)
+    return tuple(paths)
 
 
 def split_head_output(text: str, asked: list[str] | None = None) -> dict[str, str]:

@@ -15,6 +15,9 @@ MAX_OUTPUT_BYTES = 8 << 20  # per exec call, enforced by the reader
 # NUL-separated (-print0): a file name holding a newline stays one name (never read as two paths).
 FIND_METADATA = ("find", *METADATA_ROOTS, "-type", "f", "-name", "*-metadata.json", "-print0")
 LIST_VFIO = ("ls", "-l", "/dev/vfio")
+# iommufd mode (PreferIommuFD on a host with /dev/iommu): the driver injects /dev/iommu (API device) and
+# /dev/vfio/devices/vfioN instead of /dev/vfio/vfio and the group nodes [dra-driver-nvidia-gpu vfio-cdi.go].
+LIST_IOMMU = ("ls", "-l", "/dev/iommu", "/dev/vfio/devices")
 
 
 def read_files(paths: list[str]) -> tuple[str, ...]:

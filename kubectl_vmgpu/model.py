@@ -94,7 +94,8 @@ class PodEvidence:
     metadata_files: Mapping[str, str] | None = None  # container path -> content
     vfio_listing: str | None = None  # `ls -l /dev/vfio` stdout
     domain_xml: str | None = None  # `virsh -r dumpxml` stdout
-    unavailable: Mapping[str, str] = field(default_factory=dict)  # metadata|vfio|domain -> why
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # metadata|vfio|iommu|domain -> why
+    iommu_listing: str | None = None  # `ls -l /dev/iommu /dev/vfio/devices` stdout (what exists of the two)
 
 
 @dataclass(frozen=True)

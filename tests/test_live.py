@@ -29,7 +29,7 @@ def _doc(out: str) -> dict[str, Any]:
 
 def allowed_exec(argv: list[str]) -> bool:
     """Exactly the documented argument vectors, nothing built from a shell."""
-    if tuple(argv) in (execs.FIND_METADATA, execs.LIST_VFIO):
+    if tuple(argv) in (execs.FIND_METADATA, execs.LIST_VFIO, execs.LIST_IOMMU):
         return True
     if argv[:5] == ["head", "-v", "-c", str(execs.MAX_FILE_BYTES), "--"]:
         return all(p.startswith(tuple(r + "/" for r in execs.METADATA_ROOTS)) and ".." not in p for p in argv[5:])

@@ -6,14 +6,23 @@ from dataclasses import dataclass
 
 from ..chain import VmiView, link_order
 from ..model import Finding, Ref
-from . import causes, claim, cluster, device, launcher, vfio, vmi
+from . import causes, claim, cluster, device, gaps, launcher, memlock, vfio, vmi
 from .base import Check, ClusterCheck, Context, Hit, VmiCheck
 
 IGNORE_ANNOTATION = "vmgpu.kubevirt.io/ignore-checks"
 
 CHECKS: tuple[Check, ...] = tuple(
     sorted(
-        (*cluster.CHECKS, *vmi.CHECKS, *vfio.CHECKS, *claim.CHECKS, *device.CHECKS, *launcher.CHECKS),
+        (
+            *cluster.CHECKS,
+            *vmi.CHECKS,
+            *vfio.CHECKS,
+            *claim.CHECKS,
+            *device.CHECKS,
+            *launcher.CHECKS,
+            *gaps.CHECKS,
+            *memlock.CHECKS,
+        ),
         key=lambda c: c.id,
     )
 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ..allocation import stranded
 from ..chain import Chain, Device, LinkName, VmiView
+from ..evidence import PCI_ADDRESS
 from ..model import Ref, Severity
-from ..views import PCI_ATTR, Claim, Slice, tolerates
-from .base import Context, E, Hit, VmiCheck, W, gpu_label
+from ..views import PCI_ATTR, PCIE_ROOT_ATTR, Claim, Slice, tolerates
+from .base import ClusterCheck, Context, E, Hit, VmiCheck, W, gpu_label
 
 PCI_FORMAT = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
@@ -94,19 +96,68 @@ def pool_incomplete(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def pci_address_missing(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """An allocated device with neither a pciBusID nor an mdevUUID attribute."""
+    """An allocated device with neither of the attributes this KubeVirt takes its address from.
+
+    v1.8+: `resource.kubernetes.io/pciBusID` or `mdevUUID` (via the metadata file); v1.6/v1.7: virt-controller
+    reads `resource.kubernetes.io/pcieRoot` or `resource.kubernetes.io/mDevUUID` from the slice
+    [kubevirt v1.6.0..v1.7.x pkg/virt-controller/watch/dra/dra.go getDeviceAttributes].
+    """
+    kv = view.kubevirt
+    pci_key, mdev_key = kv.slice_address_keys()
+    old = pci_key == PCIE_ROOT_ATTR
     for chain in view.chains:
         dev = chain.device
-        if dev is not None and not dev.pci and not dev.device.mdev:
-            yield Hit(
-                _device_ref(chain),
-                f"device {dev.name} ({dev.driver}, type {dev.device.type or '?'}) has neither {PCI_ATTR} nor "
-                f"mdevUUID: KubeVirt cannot build a hostdev for {gpu_label(chain)}",
-                "use a driver version that publishes resource.kubernetes.io/pciBusID, and a passthrough device "
-                "class (vfio.gpu.nvidia.com)",
-                LinkName.DEVICE,
-                gpu=chain.gpu.name,
+        if dev is None or dev.device.text(pci_key) or dev.device.text(mdev_key):
+            continue
+        if old:
+            why = (
+                f"KubeVirt {kv.label} fails (`neither pciAddress nor mdevUUIDa attribute found for device {dev.name}`) "
+                f"and {gpu_label(chain)} gets no deviceStatus"
             )
+            fix = (
+                "upgrade KubeVirt to v1.8.3 or newer, which reads resource.kubernetes.io/pciBusID "
+                "(a restart does not help)"
+            )
+        else:
+            why = f"KubeVirt cannot build a hostdev for {gpu_label(chain)}"
+            fix = (
+                "use a driver version that publishes resource.kubernetes.io/pciBusID, and a passthrough device "
+                "class (vfio.gpu.nvidia.com)"
+            )
+        yield Hit(
+            _device_ref(chain),
+            f"device {dev.name} ({dev.driver}, type {dev.device.type or '?'}) has neither {pci_key} nor {mdev_key}: "
+            + why,
+            fix,
+            LinkName.DEVICE,
+            gpu=chain.gpu.name,
+        )
+
+
+def kubevirt_pcieroot_address(ctx: Context, view: VmiView) -> Iterator[Hit]:
+    """KubeVirt v1.6/v1.7 copy the slice's pcieRoot into deviceStatus pciAddress; NVIDIA's is no PCI address.
+
+    [kubevirt v1.6.0..v1.7.x pkg/virt-controller/watch/dra/dra.go PCIAddressDeviceAttributeKey; virt-launcher
+    gpu_hostdev.go NewPciAddressField fails with `failed to parse pci address <value>`]
+    """
+    kv = view.kubevirt
+    if kv.slice_address_keys()[0] != PCIE_ROOT_ATTR:
+        return
+    for chain in view.chains:
+        dev = chain.device
+        root = dev.device.pcie_root if dev is not None else None
+        if dev is None or root is None or PCI_ADDRESS.match(root):
+            continue
+        yield Hit(
+            _device_ref(chain),
+            f"KubeVirt {kv.label} takes the PCI address of {gpu_label(chain)} from {PCIE_ROOT_ATTR}, which device "
+            f"{dev.name} publishes as {root!r}, not a PCI address: virt-launcher cannot build the hostdev "
+            f"(`failed to create PCI device for {chain.gpu.name}: failed to parse pci address {root}`)",
+            "upgrade KubeVirt to v1.8.3 or newer (it reads resource.kubernetes.io/pciBusID from the DRA metadata "
+            "file); restarting the VM does not help",
+            LinkName.DEVICE,
+            gpu=chain.gpu.name,
+        )
 
 
 def pci_address_malformed(ctx: Context, view: VmiView) -> Iterator[Hit]:
@@ -179,6 +230,22 @@ def device_double_allocated(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
+def vfio_device_stranded(ctx: Context) -> Iterator[Hit]:
+    """A `gpu-vfio-N` no claim holds whose `gpu-N` twin is gone, or that lacks its siblings' attributes."""
+    for (driver, pool, name), why in sorted(stranded(ctx.idx).items()):
+        found = ctx.idx.published((driver, pool, name))
+        where = found[0][0].name if found else f"{driver}/{pool}"
+        node = (found[0][0].node if found else None) or pool
+        yield Hit(
+            Ref("ResourceSlice", None, where),
+            f"device {name} of pool {pool} looks stranded: {why}; the GPU likely stayed bound to vfio-pci after a "
+            "failed unbind or a kubelet-plugin restart (dra-driver-nvidia-gpu issues 1089, 1331)",
+            f"restart the driver's kubelet plugin on node {node}, or rebind the GPU to the nvidia driver; see "
+            "dra-driver-nvidia-gpu issues 1089 and 1331",
+            None,
+        )
+
+
 CHECKS = (
     VmiCheck(
         id="VG401",
@@ -205,8 +272,11 @@ CHECKS = (
         name="pci-address-missing",
         severity=E,
         stage="device",
-        summary="the device has no pciBusID (nor mdevUUID)",
-        explanation="KubeVirt cannot build a hostdev without an address.",
+        summary="the device has no address attribute this KubeVirt reads",
+        explanation=(
+            "KubeVirt cannot build a hostdev without an address: v1.8+ read pciBusID or mdevUUID; v1.6/v1.7 read "
+            "resource.kubernetes.io/pcieRoot or resource.kubernetes.io/mDevUUID."
+        ),
         fix="Use a driver that publishes it / a passthrough device.",
         run=pci_address_missing,
     ),
@@ -239,5 +309,34 @@ CHECKS = (
         explanation="A GPU's gpu-N and gpu-vfio-N twins are one device; both allocated is a conflict.",
         fix="Delete one consumer.",
         run=device_double_allocated,
+    ),
+    VmiCheck(
+        id="VG407",
+        name="kubevirt-pcieroot-address",
+        severity=E,
+        stage="device",
+        summary="KubeVirt v1.6/v1.7 take the PCI address from pcieRoot, which is no PCI address",
+        explanation=(
+            "virt-controller v1.6/v1.7 copy resource.kubernetes.io/pcieRoot into VMI deviceStatus pciAddress; the "
+            "NVIDIA driver publishes a PCIe root (pci0000:49) there, so virt-launcher cannot build the hostdev."
+        ),
+        fix="Upgrade KubeVirt to v1.8.3 or newer (a restart does not help).",
+        versions="KubeVirt v1.6-v1.7",
+        run=kubevirt_pcieroot_address,
+    ),
+    ClusterCheck(
+        id="VG408",
+        name="vfio-device-stranded",
+        severity=W,
+        stage="device",
+        summary="an unheld gpu-vfio-N device without its gpu-N twin or its siblings' attributes",
+        explanation=(
+            "The driver publishes each GPU twice (gpu-N, gpu-vfio-N) and removes the twin only while the vfio "
+            "device is prepared; an unheld vfio device without its twin, or without attributes its siblings carry "
+            "(e.g. partitionN), is a GPU left on vfio-pci (dra-driver-nvidia-gpu issues 1089, 1331)."
+        ),
+        fix="Restart the driver's kubelet plugin on the node, or rebind the GPU.",
+        versions="all supported; NVIDIA DRA driver with PassthroughSupport",
+        run=vfio_device_stranded,
     ),
 )

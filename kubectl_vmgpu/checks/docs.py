@@ -31,6 +31,7 @@ def markdown() -> str:
         lines.append("")
         for c in (c for c in CHECKS if c.stage == stage):
             lines += [f"### {c.id} `{c.name}`", "", c.explanation, "", f"Fix: {c.fix}", ""]
+            lines += [f"Applies to: {c.versions}", ""]
             if c.name in PROVEN:
                 lines += [f"Fix patch: {PROVEN[c.name]}", ""]
     return "\n".join(lines + _causes())

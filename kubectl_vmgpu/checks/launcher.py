@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..chain import Chain, Evidence, LinkName, VmiView
+from ..chain import Chain, LinkName, VmiView
 from ..links import addresses
 from ..model import Ref
-from ..views import LauncherPod
-from .base import Context, E, Hit, I, VmiCheck, gpu_label, pod_ref
-from .vfio import is_vfio, vfio_configs
+from ..views import PCI_ATTR
+from .base import Context, E, Hit, VmiCheck, gpu_label, pod_ref
+from .vfio import IOMMU_DEVICE, iommufd_mode, is_vfio, vfio_configs
 
 # virt-launcher and libvirt texts that tie a SyncFailed event to DRA devices (chain.md 6, 7; breaks.md).
 SYNC_PATTERNS = re.compile(
@@ -21,9 +21,6 @@ SYNC_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 
-
-NO_DOMAIN = "failed to get domain"
-NO_SNAPSHOT_EVIDENCE = "no launcher evidence in the snapshot"
 
 # KEP-5304 has no Kubernetes feature gate (kep.yaml `feature-gates: NA`): the driver writes the files and CDI
 # mounts them (chain.md 6, 7).
@@ -106,10 +103,23 @@ def metadata_unreadable(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
+def _sources(view: VmiView, chain: Chain) -> dict[str, dict[str, str]]:
+    """The device's address per source, the slice's as this KubeVirt reads it (v1.6/v1.7: pcieRoot, mDevUUID)."""
+    found = addresses(chain)
+    pci_key, mdev_key = view.kubevirt.slice_address_keys()
+    if pci_key != PCI_ATTR and chain.device is not None:
+        for attr, key in (("pciBusID", pci_key), ("mdevUUID", mdev_key)):
+            found[attr].pop("ResourceSlice", None)
+            value = chain.device.device.text(key)
+            if value:
+                found[attr] = {f"ResourceSlice {key.rsplit('/', 1)[-1]}": value, **found[attr]}
+    return found
+
+
 def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """The slice, deviceStatus, metadata file and domain XML disagree on the pciBusID or mdevUUID."""
     for chain in view.chains:
-        for attr, seen in addresses(chain).items():
+        for attr, seen in _sources(view, chain).items():
             if len({v.lower() for v in seen.values()}) > 1:
                 listing = ", ".join(f"{k} {v}" for k, v in seen.items())
                 yield Hit(
@@ -124,17 +134,35 @@ def pci_mismatch(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def api_device_absent(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VFIO GPU whose compute container has /dev/vfio groups but no /dev/vfio/vfio."""
+    """A VFIO GPU whose compute container lacks the API device of its mode: /dev/vfio/vfio, or /dev/iommu.
+
+    In iommufd mode the driver injects /dev/iommu and /dev/vfio/devices/vfioN, never /dev/vfio/vfio
+    [dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits, GetDeviceSpecsByPCIBusID].
+    """
     for chain in view.chains:
-        vfio = chain.evidence.vfio
-        if vfio is None or not is_vfio(chain) or "vfio" in vfio:
+        evd = chain.evidence
+        if not is_vfio(chain):
             continue
-        groups = [n for n in vfio if n.isdigit()]
+        if iommufd_mode(chain):
+            if evd.iommu is None or IOMMU_DEVICE in evd.iommu:
+                continue
+            cdevs = [p.rsplit("/", 1)[1] for p in evd.iommu if p.startswith("/dev/vfio/devices/")]
+            message = (
+                "iommufd mode (backendPolicy PreferIommuFD on a host with iommufd), but the compute container has "
+                f"no /dev/iommu (VFIO cdevs: {', '.join(cdevs) or 'none'}): libvirt cannot open the iommufd API device"
+            )
+        else:
+            if evd.vfio is None or "vfio" in evd.vfio:
+                continue
+            groups = [n for n in evd.vfio if n.isdigit()]
+            message = (
+                f"/dev/vfio in the compute container holds {', '.join(groups) or 'no IOMMU group'} but no "
+                "/dev/vfio/vfio: libvirt cannot open the VFIO container (`unsupported configuration: host doesn't "
+                "support passthrough of host PCI devices`)"
+            )
         yield Hit(
             pod_ref(view),
-            f"/dev/vfio in the compute container holds {', '.join(groups) or 'nothing'} but no /dev/vfio/vfio: "
-            "libvirt cannot open the VFIO container (`unsupported configuration: host doesn't support "
-            "passthrough of host PCI devices`)",
+            message,
             _api_device_fix(chain),
             LinkName.VFIO,
             gpu=chain.gpu.name,
@@ -142,13 +170,14 @@ def api_device_absent(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def _api_device_fix(chain: Chain) -> str:
+    node = IOMMU_DEVICE if iommufd_mode(chain) else "/dev/vfio/vfio"
     if not any(c.vfio is not None and c.vfio.enable_api_device is True for c in vfio_configs(chain)):
         return (
             "set iommu.enableAPIDevice: true in the claim's VfioDeviceConfig (see api-device-not-enabled), "
             "then restart the VM"
         )
     return (
-        "the claim already sets iommu.enableAPIDevice: true, yet the driver's CDI spec did not inject /dev/vfio/vfio "
+        f"the claim already sets iommu.enableAPIDevice: true, yet the driver's CDI spec did not inject {node} "
         "(a GPU already bound to vfio-pci when the driver prepared it): restart the driver's kubelet plugin on "
         "the node, then restart the VM so the claim is prepared again"
     )
@@ -212,81 +241,6 @@ def _sync_fix(view: VmiView, message: str) -> str:
     return "act on the message; virt-launcher retries until the cause is fixed"
 
 
-def evidence_unavailable(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """What could not be read inside a live VMI's launcher (pod not running, --no-exec, exec refused, ...)."""
-    pod = view.pod
-    if view.vmi is None or view.phase in ("Succeeded", "Failed") or not view.chains or pod is None:
-        return
-    gaps = _gaps(ctx, view, pod)
-    if gaps:
-        by_reason: dict[str, list[str]] = {}
-        for piece, reason in gaps.items():
-            by_reason.setdefault(reason, []).append(piece)
-        what = "; ".join(f"{_and(pieces)}: {reason}" for reason, pieces in by_reason.items())
-        fixes = dict.fromkeys(_gap_fix(view, pod, reason) for reason in by_reason)
-        yield Hit(
-            Ref("Pod", view.namespace, pod.meta.name),
-            f"not checked inside the launcher ({what})",
-            "; ".join(fixes),
-            LinkName.METADATA,
-        )
-
-
-def _gap_fix(view: VmiView, pod: LauncherPod, reason: str) -> str:
-    """What gets the evidence: a running pod, exec without --no-exec, exec permitted, or a bundle that has it."""
-    if not pod.running:
-        return (
-            f"the pod is not running: see why it is {pod.phase or 'not running'} "
-            f"(`kubectl describe pod -n {view.namespace} {pod.meta.name}`)"
-        )
-    if reason == "--no-exec":
-        return "run without --no-exec"
-    if reason == NO_SNAPSHOT_EVIDENCE:
-        return "collect a bundle where exec is allowed (`kubectl vmgpu collect`) and use it with --snapshot"
-    if "forbidden" in reason.lower() or "403" in reason:
-        return (
-            f"grant create on pods/exec in namespace {view.namespace} (docs/rbac.yaml), or run `kubectl vmgpu "
-            "collect` where it is allowed and use --snapshot"
-        )
-    return "see the reason above; `kubectl vmgpu collect` where exec works gives the evidence for --snapshot"
-
-
-def _gaps(ctx: Context, view: VmiView, pod: LauncherPod) -> dict[str, str]:
-    """Each piece of launcher evidence that is missing, and why."""
-    if not pod.running:
-        return {"launcher evidence": f"pod {pod.meta.name} is {pod.phase or 'not running'}"}
-    pe = view.pod_evidence
-    if pe is None:
-        reason = "--no-exec" if ctx.exec_disabled else NO_SNAPSHOT_EVIDENCE
-        return {"metadata files, /dev/vfio and domain XML": reason}
-    # Why a piece was not collected: chain.link copies the pod's `unavailable` reasons into every linked chain.
-    why = _linked(view)
-    gaps = {}
-    if view.kubevirt.reads_metadata_from() == "metadata" and pe.metadata_files is None:
-        gaps["metadata files"] = why.metadata_error or "not collected"
-    if pe.vfio_listing is None:
-        gaps["/dev/vfio"] = why.vfio_error or "not collected"
-    if pe.domain_xml is None:
-        reason = why.domain_error or "not collected"
-        if view.phase == "Running" or NO_DOMAIN not in reason:  # before Running there may be no domain yet
-            gaps["domain XML"] = reason
-    elif view.chains[0].evidence.domain_error:
-        gaps["domain XML"] = view.chains[0].evidence.domain_error or ""
-    for chain in view.chains:
-        if chain.evidence.metadata_error and not chain.evidence.metadata_files:
-            gaps["metadata files"] = chain.evidence.metadata_error
-    return gaps
-
-
-def _linked(view: VmiView) -> Evidence:
-    """The evidence of the first chain that reached its claim source (a chain without one reads no evidence)."""
-    return next((c.evidence for c in view.chains if c.source is not None), Evidence())
-
-
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 _METADATA_VERSIONS = "KubeVirt v1.8+ (v1.6/v1.7 take the address from VMI deviceStatus)"
 
 CHECKS = (
@@ -320,7 +274,10 @@ CHECKS = (
         severity=E,
         stage="launcher",
         summary="sources disagree on the device address",
-        explanation="The pciBusID differs between the slice, metadata file, domain XML or VMI deviceStatus.",
+        explanation=(
+            "The pciBusID differs between the slice, metadata file, domain XML or VMI deviceStatus; on v1.6/v1.7 "
+            "the slice's address is its pcieRoot (and resource.kubernetes.io/mDevUUID), as virt-controller reads it."
+        ),
         fix="Restart the VM; check the driver's slice.",
         run=pci_mismatch,
     ),
@@ -353,15 +310,5 @@ CHECKS = (
         explanation="virt-launcher could not build the domain for a DRA device and retries forever.",
         fix="Message-specific.",
         run=launcher_sync_failed,
-    ),
-    VmiCheck(
-        id="VG507",
-        name="evidence-unavailable",
-        severity=I,
-        stage="launcher",
-        summary="launcher evidence could not be read",
-        explanation="exec not permitted, pod not running, tool missing, --no-exec, or not in the snapshot.",
-        fix="Grant pods/exec or collect a snapshot.",
-        run=evidence_unavailable,
     ),
 )

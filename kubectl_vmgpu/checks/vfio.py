@@ -36,6 +36,29 @@ def vfio_configs(chain: Chain) -> list[OpaqueConfig]:
     return [c for c in chain.configs if c.kind == VFIO_KIND]
 
 
+IOMMU_DEVICE = "/dev/iommu"
+
+
+def iommufd_mode(chain: Chain) -> bool:
+    """The driver's iommufd mode: effective backendPolicy PreferIommuFD on a device whose host has /dev/iommu
+    (slice `iommuFDEnabled: true`) [dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits, GetDeviceSpecsByPCIBusID]."""
+    wants = any(c.vfio is not None and c.vfio.iommufd for c in vfio_configs(chain))
+    return wants and chain.device is not None and chain.device.device.iommufd
+
+
+def api_device_node(chain: Chain) -> str:
+    """The API device the driver injects with enableAPIDevice: /dev/iommu (iommufd mode), else /dev/vfio/vfio."""
+    return IOMMU_DEVICE if iommufd_mode(chain) else "/dev/vfio/vfio"
+
+
+def api_device_seen(chain: Chain) -> bool:
+    """Whether the launcher shows the API device of the chain's mode (the driver v25.12 injected it always)."""
+    evd = chain.evidence
+    if iommufd_mode(chain):
+        return evd.iommu is not None and IOMMU_DEVICE in evd.iommu
+    return evd.vfio is not None and "vfio" in evd.vfio
+
+
 def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
     """A VFIO request whose effective VfioDeviceConfig lacks iommu.enableAPIDevice: true (or that has none)."""
     for chain in view.chains:
@@ -44,14 +67,17 @@ def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
         configs = vfio_configs(chain)
         if any(c.vfio is not None and c.vfio.enable_api_device is True for c in configs):
             continue
-        if chain.evidence.vfio is not None and "vfio" in chain.evidence.vfio:
-            continue  # the driver injects /dev/vfio/vfio anyway (v25.12): works as is
+        if api_device_seen(chain):
+            continue  # the driver injects it anyway (v25.12): works as is
         found = "its VfioDeviceConfig lacks iommu.enableAPIDevice: true" if configs else "it has no VfioDeviceConfig"
         holder = claim_holder(chain)
+        if iommufd_mode(chain):
+            effect = "the driver will not inject /dev/iommu (iommufd mode: PreferIommuFD on a host with iommufd)"
+        else:
+            effect = "the driver will not inject /dev/vfio/vfio"
         yield Hit(
             holder,
-            f"{gpu_label(chain)} is a VFIO passthrough request but {found}: the driver will not inject "
-            "/dev/vfio/vfio and libvirt cannot assign the GPU",
+            f"{gpu_label(chain)} is a VFIO passthrough request but {found}: {effect} and libvirt cannot assign the GPU",
             f"add to spec{'.spec' if chain.template is not None else ''}.devices of {holder}:\n"
             + API_DEVICE_YAML.format(request=chain.gpu.request_name)
             + "\nthen delete and recreate the claim (restart the VM for a template claim)",
@@ -91,18 +117,26 @@ def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | N
 
 
 def iommufd_unsupported(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VfioDeviceConfig asking for backendPolicy PreferIommuFD on a KubeVirt older than v1.9."""
+    """backendPolicy PreferIommuFD on a KubeVirt older than v1.9, or on v1.9 without the Alpha IOMMUFD gate."""
     kv = view.kubevirt
-    if not kv.predates_iommufd():
+    blocker = kv.iommufd_blocker()
+    if blocker is None:
         return
+    gate = (
+        ""
+        if kv.predates_iommufd()
+        else (
+            ", or enable the Alpha IOMMUFD feature gate in the KubeVirt CR (spec.configuration.developerConfiguration."
+            "featureGates; virt-launcher needs libvirt >= 12.2)"
+        )
+    )
     for chain in view.chains:
         for cfg in vfio_configs(chain):
             if cfg.vfio is not None and cfg.vfio.iommufd:
                 yield Hit(
                     claim_holder(chain),
-                    f"{gpu_label(chain)} asks for backendPolicy PreferIommuFD (config {cfg.source}), which KubeVirt "
-                    f"{kv.label} cannot use (iommufd needs KubeVirt v1.9 or newer)",
-                    f"set iommu.backendPolicy: LegacyOnly in the VfioDeviceConfig of {claim_holder(chain)}",
+                    f"{gpu_label(chain)} asks for backendPolicy PreferIommuFD (config {cfg.source}): {blocker}",
+                    f"set iommu.backendPolicy: LegacyOnly in the VfioDeviceConfig of {claim_holder(chain)}{gate}",
                     LinkName.CLAIM,
                     gpu=chain.gpu.name,
                 )
@@ -167,7 +201,10 @@ CHECKS = (
         severity=E,
         stage="vmi",
         summary="VfioDeviceConfig lacks iommu.enableAPIDevice: true",
-        explanation="Without it the NVIDIA driver (v0.4+) does not inject /dev/vfio/vfio, which libvirt needs.",
+        explanation=(
+            "Without it the NVIDIA driver (v0.4+) does not inject the VFIO API device libvirt needs: /dev/vfio/vfio, "
+            "or /dev/iommu in iommufd mode (PreferIommuFD on a host with iommufd)."
+        ),
         fix="Add the opaque VfioDeviceConfig with enableAPIDevice: true.",
         versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver v0.4+",
         run=api_device_not_enabled,
@@ -177,10 +214,13 @@ CHECKS = (
         name="iommufd-unsupported",
         severity=E,
         stage="vmi",
-        summary="backendPolicy PreferIommuFD with KubeVirt < v1.9",
-        explanation="KubeVirt cannot use the iommufd backend before v1.9.",
-        fix="Use LegacyOnly.",
-        versions="KubeVirt v1.6-v1.8 (a known version before v1.9)",
+        summary="backendPolicy PreferIommuFD that this KubeVirt cannot use",
+        explanation=(
+            "KubeVirt has no iommufd backend before v1.9; v1.9.0 has it behind the Alpha IOMMUFD feature gate "
+            "(off by default; libvirt >= 12.2)."
+        ),
+        fix="Use LegacyOnly, or (v1.9) enable the IOMMUFD gate with libvirt >= 12.2.",
+        versions="KubeVirt v1.6-v1.8; v1.9 without the IOMMUFD gate",
         run=iommufd_unsupported,
     ),
     VmiCheck(

@@ -1,6 +1,5 @@
 """The second phase: the fixed read-only commands in each chosen launcher's compute container."""
 
-
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -21,16 +20,17 @@ def collect_evidence(
             pool.submit(api.exec, t[0], t[1], execs.FIND_METADATA),
             pool.submit(api.exec, t[0], t[1], execs.LIST_VFIO),
             pool.submit(api.exec, t[0], t[1], execs.dump_domain(t[0], t[2])),
+            pool.submit(api.exec, t[0], t[1], execs.LIST_IOMMU),
         )
         for t in targets
     }
     reads = {}
-    for t, (find_f, _, _) in first.items():
+    for t, (find_f, *_) in first.items():
         paths, odd = _found_paths(find_f.result())
         if paths and not odd:
             reads[t] = (paths, pool.submit(api.exec, t[0], t[1], execs.read_files(paths)))
     out = {}
-    for t, (find_f, vfio_f, dom_f) in first.items():
+    for t, (find_f, vfio_f, dom_f, iommu_f) in first.items():
         found = find_f.result()
         unavailable = {}
         files: dict[str, str] | None = None
@@ -51,22 +51,26 @@ def collect_evidence(
                 except EvidenceError as exc:
                     unavailable["metadata"] = str(exc)
                     files = None
-        vfio = vfio_f.result()
-        vfio_listing = None
-        if vfio.error:
-            unavailable["vfio"] = vfio.error
-        elif vfio.code == 0:
-            vfio_listing = vfio.stdout
-        elif "No such file" in vfio.stderr:
-            vfio_listing = ""  # no /dev/vfio at all: no VFIO device was injected
-        else:
-            unavailable["vfio"] = _failed(execs.LIST_VFIO, vfio)
+        vfio_listing = _listing(execs.LIST_VFIO, vfio_f.result(), "vfio", unavailable)
+        iommu_listing = _listing(execs.LIST_IOMMU, iommu_f.result(), "iommu", unavailable)
         dom = dom_f.result()
         domain = dom.stdout if dom.code == 0 and not dom.error else None
         if domain is None:
             unavailable["domain"] = dom.error or _failed(execs.dump_domain(t[0], t[2]), dom)
-        out[(t[0], t[1])] = PodEvidence(files, vfio_listing, domain, unavailable)
+        out[(t[0], t[1])] = PodEvidence(files, vfio_listing, domain, unavailable, iommu_listing=iommu_listing)
     return out
+
+
+def _listing(argv: tuple[str, ...], result: ExecResult, piece: str, unavailable: dict[str, str]) -> str | None:
+    """`ls -l` stdout; a path that does not exist is left out of it (ls exits 2 and names it on stderr)."""
+    if result.error:
+        unavailable[piece] = result.error
+        return None
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if result.code == 0 or (lines and all("No such file" in line for line in lines)):
+        return result.stdout  # "" when none of the paths exists: nothing of that kind was injected
+    unavailable[piece] = _failed(argv, result)
+    return None
 
 
 def _find_ok(result: ExecResult) -> bool:

@@ -29,7 +29,7 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML (the single-file
 
 CLUSTER_INFO = ("vmgpu.kubevirt.io/v1alpha1", "ClusterInfo")
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
-EVIDENCE_FILES = {"dev-vfio.txt": "vfio", "domain.xml": "domain"}
+EVIDENCE_FILES = {"dev-vfio.txt": "vfio", "dev-iommu.txt": "iommu", "domain.xml": "domain"}
 
 
 def load(paths: list[str]) -> Inventory:
@@ -146,7 +146,7 @@ class _Reader:
             unavailable = ev.get("unavailable", {})
             inv.evidence[key] = PodEvidence(
                 metadata_files=None if "metadata" in unavailable else ev.get("metadata"),
-                vfio_listing=ev.get("vfio"),
+                vfio_listing=ev.get("vfio"), iommu_listing=ev.get("iommu"),  # fmt: skip
                 domain_xml=ev.get("domain"),
                 unavailable=unavailable,
             )

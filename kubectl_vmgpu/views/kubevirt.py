@@ -7,7 +7,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .dra import PCIE_ROOT_ATTR
+from .dra import PCI_ATTR, PCIE_ROOT_ATTR
 from .objects import Meta
 
 Version = tuple[int, int, int]
@@ -85,6 +85,7 @@ class Vmi:
     device_status: tuple[StatusDevice, ...] = ()
     active_pods: Mapping[str, str] = field(default_factory=dict)
     launcher_image: str = ""
+    runtime_user: int | None = None  # status.runtimeUser: 107 for a non-root launcher, 0 for root; None = unset
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,9 @@ class Vm:
 
 
 IOMMUFD_GATE = "IOMMUFD"
+# The slice attribute virt-controller v1.6/v1.7 copies into deviceStatus mDevUUID
+# [kubevirt v1.6.0..v1.7.x pkg/virt-controller/watch/dra/dra.go MDevUUIDDeviceAttributeKey].
+STATUS_MDEV_ATTR = "resource.kubernetes.io/mDevUUID"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +185,47 @@ class KubeVirt:
             if version >= floor:
                 return "v{}.{}.{}".format(*floor)
         return None
+
+    def iommufd_blocker(self) -> str | None:
+        """Why this KubeVirt cannot use backendPolicy PreferIommuFD, or None (usable, or not known).
+
+        Before v1.9 there is no iommufd backend; v1.9.0 has it behind the Alpha `IOMMUFD` gate
+        [kubevirt v1.9.0 pkg/virt-config/featuregate/active.go IOMMUFDGate, Alpha, libvirt >= 12.2].
+        """
+        if self.predates_iommufd():
+            return f"KubeVirt {self.label} has no iommufd backend (it needs v1.9 or newer)"
+        if self.version is not None and self.gate_enabled(IOMMUFD_GATE) is False:
+            return f"KubeVirt {self.label} uses iommufd only with its Alpha IOMMUFD feature gate, which is off"
+        return None
+
+    def slice_address_keys(self) -> tuple[str, str]:
+        """The slice attributes this version takes a device's PCI address and mdev UUID from.
+
+        v1.6/v1.7: virt-controller copies `pcieRoot` and `resource.kubernetes.io/mDevUUID` into deviceStatus;
+        v1.8+: virt-launcher reads the metadata file, whose attributes are the slice's (`pciBusID`, `mdevUUID`).
+        """
+        if self.reads_metadata_from() == "deviceStatus":
+            return PCIE_ROOT_ATTR, STATUS_MDEV_ATTR
+        return PCI_ATTR, "mdevUUID"
+
+    def memlock_causes(self, vfio_devices: int, non_root: bool) -> tuple[str, ...]:
+        """The upstream causes of libvirt's `cannot limit locked memory` this release still has, for a VMI
+        with `vfio_devices` VFIO devices, run as non-root or not; empty when the version is unknown.
+
+        - several VFIO devices under-counted in virt-handler's memlock limit: PR 17805, first released in
+          v1.9.0, cherry-picked to release-1.8 by PR 17863, first released in v1.8.3 (`git tag --contains`);
+        - a non-root launcher, where libvirt's own prlimit on QEMU needs CAP_SYS_RESOURCE: issue 17694, whose
+          fix (PR 17696) was not merged: no release has one;
+        - DRA launchers without IPC_LOCK (issue 17674): fixed by PR 17857 (unlimited memlock prlimit from
+          virt-handler), merged on main after v1.9.0 and in no release tag up to v1.9.0.
+        """
+        if self.version is None:
+            return ()
+        causes = []
+        if vfio_devices > 1 and self.version < (1, 8, 3):
+            causes.append("multi-device")
+        if self.version <= (1, 9, 0):  # the audit's last release; later ones may carry the fixes
+            if non_root:
+                causes.append("non-root")
+            causes.append("dra-ipc-lock")
+        return tuple(causes)

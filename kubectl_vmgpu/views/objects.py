@@ -93,6 +93,7 @@ class LauncherPod:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     affinity_terms: tuple[tuple[Requirement, ...], ...] = ()  # required node affinity, ORed terms
     vmi_uid: str | None = None  # the VMI it serves (controller reference or created-by label)
+    compute_caps: tuple[str, ...] | None = None  # compute container's capabilities.add; None = no compute container
 
     @property
     def running(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubectl_vmgpu.chain import LinkName, link_gpu
+from kubectl_vmgpu.checks import gaps as g
 from kubectl_vmgpu.checks import launcher as c
 from kubectl_vmgpu.model import PodEvidence, Ref
 
@@ -72,7 +73,7 @@ def test_api_device_absent() -> None:
     assert hit.message.startswith("/dev/vfio in the compute container holds 42 but no /dev/vfio/vfio: ")
     assert hit.subject == POD_REF and hit.link is LinkName.VFIO
     (msg,) = f.messages(f.hits(c.api_device_absent, f.ctx(), _view(f.vfio_chain(evidence=f.evidence(vfio=())))))
-    assert msg.startswith("/dev/vfio in the compute container holds nothing but")
+    assert msg.startswith("/dev/vfio in the compute container holds no IOMMU group but no /dev/vfio/vfio")
     # Not a VFIO GPU: /dev/vfio is not its business.
     container = f.vfio_chain(class_name="gpu.nvidia.com", device=None, evidence=f.evidence(vfio=("42",)))
     assert f.hits(c.api_device_absent, f.ctx(), _view(container)) == []
@@ -107,16 +108,16 @@ def test_launcher_sync_failed() -> None:
 
 
 def test_evidence_unavailable_pod_not_running() -> None:
-    (hit,) = f.hits(c.evidence_unavailable, f.ctx(), _view(pod=f.pod(phase="Pending"), pod_evidence=None))
+    (hit,) = f.hits(g.evidence_unavailable, f.ctx(), _view(pod=f.pod(phase="Pending"), pod_evidence=None))
     assert hit.message == f"not checked inside the launcher (launcher evidence: pod {f.POD} is Pending)"
     assert hit.subject == POD_REF and hit.link is LinkName.METADATA and hit.gpu is None
-    assert f.hits(c.evidence_unavailable, f.ctx(), _view(phase="Succeeded", pod_evidence=None)) == []
+    assert f.hits(g.evidence_unavailable, f.ctx(), _view(phase="Succeeded", pod_evidence=None)) == []
 
 
 def test_evidence_unavailable_no_exec_or_not_in_snapshot() -> None:
-    (msg,) = f.messages(f.hits(c.evidence_unavailable, f.ctx(exec_disabled=True), _view(pod_evidence=None)))
+    (msg,) = f.messages(f.hits(g.evidence_unavailable, f.ctx(exec_disabled=True), _view(pod_evidence=None)))
     assert msg == "not checked inside the launcher (metadata files, /dev/vfio and domain XML: --no-exec)"
-    (msg,) = f.messages(f.hits(c.evidence_unavailable, f.ctx(), _view(pod_evidence=None)))
+    (msg,) = f.messages(f.hits(g.evidence_unavailable, f.ctx(), _view(pod_evidence=None)))
     assert msg.endswith("(metadata files, /dev/vfio and domain XML: no launcher evidence in the snapshot)")
 
 
@@ -125,11 +126,11 @@ def test_evidence_unavailable_reasons_from_the_linked_chain() -> None:
     ctx = f.ctx()
     forbidden = PodEvidence(unavailable={"metadata": "exec forbidden", "vfio": "exec forbidden", "domain": "no virsh"})
     chain = link_gpu(ctx.idx, f.devices(), f.NS, f.vmi(), f.pod(), f.gpu(), forbidden)
-    (msg,) = f.messages(f.hits(c.evidence_unavailable, ctx, _view(chain, pod_evidence=forbidden)))
+    (msg,) = f.messages(f.hits(g.evidence_unavailable, ctx, _view(chain, pod_evidence=forbidden)))
     assert msg == "not checked inside the launcher (metadata files and /dev/vfio: exec forbidden; domain XML: no virsh)"
     # Nothing said about a piece: "not collected"; KubeVirt v1.7 reads no metadata files.
     (msg,) = f.messages(
-        f.hits(c.evidence_unavailable, ctx, _view(kubevirt=f.kubevirt((1, 7, 0)), pod_evidence=PodEvidence()))
+        f.hits(g.evidence_unavailable, ctx, _view(kubevirt=f.kubevirt((1, 7, 0)), pod_evidence=PodEvidence()))
     )
     assert msg == "not checked inside the launcher (/dev/vfio and domain XML: not collected)"
 
@@ -137,12 +138,12 @@ def test_evidence_unavailable_reasons_from_the_linked_chain() -> None:
 def test_evidence_unavailable_no_domain_yet() -> None:
     early = PodEvidence(metadata_files={}, vfio_listing="", unavailable={"domain": "failed to get domain: not found"})
     chain = f.vfio_chain(evidence=f.evidence(domain_error="failed to get domain: not found"))
-    assert f.hits(c.evidence_unavailable, f.ctx(), _view(chain, pod_evidence=early, phase="Scheduled")) == []
-    (msg,) = f.messages(f.hits(c.evidence_unavailable, f.ctx(), _view(chain, pod_evidence=early)))
+    assert f.hits(g.evidence_unavailable, f.ctx(), _view(chain, pod_evidence=early, phase="Scheduled")) == []
+    (msg,) = f.messages(f.hits(g.evidence_unavailable, f.ctx(), _view(chain, pod_evidence=early)))
     assert msg == "not checked inside the launcher (domain XML: failed to get domain: not found)"
 
 
 def test_evidence_unavailable_domain_unparsable() -> None:
     chain = f.vfio_chain(evidence=f.evidence(domain_error="domain XML is not well-formed"))
-    (msg,) = f.messages(f.hits(c.evidence_unavailable, f.ctx(), _view(chain)))
+    (msg,) = f.messages(f.hits(g.evidence_unavailable, f.ctx(), _view(chain)))
     assert msg == "not checked inside the launcher (domain XML: domain XML is not well-formed)"

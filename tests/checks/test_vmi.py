@@ -126,10 +126,12 @@ def test_iommufd_unsupported() -> None:
     chain = f.vfio_chain(configs=(f.vfio_config(policy="PreferIommuFD"),))
     (hit,) = f.hits(cv.iommufd_unsupported, f.ctx(), f.view([chain], kubevirt=f.kubevirt((1, 8, 3))))
     assert hit.message == (
-        "GPU 'gpu1' asks for backendPolicy PreferIommuFD (config FromClaim), which KubeVirt v1.8.3 cannot use "
-        "(iommufd needs KubeVirt v1.9 or newer)"
+        "GPU 'gpu1' asks for backendPolicy PreferIommuFD (config FromClaim): KubeVirt v1.8.3 has no iommufd backend "
+        "(it needs v1.9 or newer)"
     )
-    assert f.hits(cv.iommufd_unsupported, f.ctx(), f.view([chain])) == []  # v1.9.0
+    assert hit.fix == "set iommu.backendPolicy: LegacyOnly in the VfioDeviceConfig of ResourceClaimTemplate vms/gpu-tpl"
+    gated = f.kubevirt((1, 9, 0), enabled_gates=("IOMMUFD",))
+    assert f.hits(cv.iommufd_unsupported, f.ctx(), f.view([chain], kubevirt=gated)) == []
     assert f.hits(cv.iommufd_unsupported, f.ctx(), f.view([chain], kubevirt=f.kubevirt(None))) == []
 
 

@@ -144,6 +144,8 @@ class Container:
 
     def _ls(self, args: list[str]) -> Result:
         paths = [a for a in args if not a.startswith("-")]
+        if paths == ["/dev/iommu", "/dev/vfio/devices"]:
+            return self._ls_iommu(paths)
         if paths != ["/dev/vfio"]:
             return _fail("".join(f"ls: cannot access '{p}': No such file or directory\n" for p in paths), 2)
         if failed := self._unavailable("vfio"):
@@ -152,6 +154,17 @@ class Container:
         if listing is None or not listing.is_file():
             return _fail("ls: cannot access '/dev/vfio': No such file or directory\n", 2)
         return Result(listing.read_bytes())
+
+    def _ls_iommu(self, paths: list[str]) -> Result:
+        """`ls -l /dev/iommu /dev/vfio/devices`: what exists is listed, each missing path named on stderr (exit 2)."""
+        if failed := self._unavailable("iommu"):
+            return failed
+        listing = self.evidence / "dev-iommu.txt" if self.evidence else None
+        data = listing.read_bytes() if listing is not None and listing.is_file() else b""
+        text = data.decode()
+        present = {"/dev/iommu": " /dev/iommu\n" in text, "/dev/vfio/devices": "/dev/vfio/devices:" in text}
+        err = "".join(f"ls: cannot access '{p}': No such file or directory\n" for p in paths if not present[p])
+        return Result(data, err.encode(), 2 if err else 0)
 
     def _virsh(self, args: list[str]) -> Result:
         words = [a for a in args if a not in ("-r", "--readonly")]

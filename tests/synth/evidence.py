@@ -87,6 +87,15 @@ def ls_dev_vfio(nodes: list[VfioNode], when: datetime) -> str:
     return "total 0\n" + "\n".join(rows) + "\n"
 
 
+def ls_dev_iommu(api_device: bool, cdevs: list[VfioNode], when: datetime) -> str:
+    """`ls -l /dev/iommu /dev/vfio/devices` stdout: the file argument first, then the directory behind its header."""
+    stamp = f"{when:%b} {when.day:>2} {when:%H:%M}"
+    out = f"crw-rw-rw- 1 root root 10, 123 {stamp} /dev/iommu\n" if api_device else ""
+    if cdevs:
+        out += ("\n" if out else "") + "/dev/vfio/devices:\n" + ls_dev_vfio(cdevs, when)
+    return out
+
+
 @dataclass
 class Hostdev:
     alias: str  # full alias, e.g. ua-dra-gpu-gpu0

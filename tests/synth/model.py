@@ -52,6 +52,9 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)  # extra Node labels (zone, pool, ...)
     # device name -> taints the driver published before any allocation ({key, value, effect}; timeAdded is filled)
     device_taints: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # GPU indexes left bound to vfio-pci by a failed unbind or a plugin restart: the driver publishes gpu-vfio-<n>
+    # without its gpu-<n> twin although no claim holds it (dra-driver-nvidia-gpu issues 1089, 1331)
+    stranded_vfio: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -112,7 +112,7 @@ def _two_gpus() -> Lab:
 
 def _v1_7() -> Lab:
     lb = lab(
-        "kubevirt-v1-7-devicestatus",
+        "kubevirt-pcieroot-address-v1-7",
         kubevirt="v1.7.2",
         kubernetes="v1.34.3",
         resource_api="v1beta2",
@@ -284,6 +284,13 @@ def _mixed() -> Lab:
     return lb
 
 
+def _stranded() -> Lab:
+    lb = lab("vfio-device-stranded", postfilter_message=True)
+    lb.nodes[1].stranded_vfio = [1]
+    lb.add_vm("rhel9-gpu", namespace="gpu-lab")
+    return lb
+
+
 def _stale() -> Lab:
     lb = lab("stale-generated-claim")
     lb.add_vm("rhel9-gpu", namespace="gpu-lab", faults={"stale-claim"})
@@ -309,19 +316,24 @@ SCENARIOS: list[Scenario] = [
         one_vm("healthy-direct-claim", {"claim": "direct", "claim_name": "rhel9-gpu-h100"}),
     ),
     Scenario(
-        "healthy-driver-v25-12",
-        "NVIDIA driver v25.12.0 (kubelet-plugin DaemonSet image tag; vfio devices "
-        "publish `numa`): VfioDeviceConfig has no fields and /dev/vfio/vfio is always injected; KubeVirt v1.7 "
-        "reads status.deviceStatus",
-        (),
-        one_vm("healthy-driver-v25-12", {"vfio": {}}, driver="v25.12.0", kubevirt="v1.7.2", kubernetes="v1.34.3"),
+        "driver-v25-12-kubevirt-v1-7",
+        "NVIDIA driver v25.12.0 (kubelet-plugin DaemonSet image tag; vfio devices publish `numa`): VfioDeviceConfig "
+        "has no fields and /dev/vfio/vfio is always injected; KubeVirt v1.7 copies the slice's pcieRoot "
+        "(pci0000:15) into status.deviceStatus and virt-launcher cannot parse it [kubevirt v1.7.0 "
+        "pkg/virt-controller/watch/dra/dra.go PCIAddressDeviceAttributeKey, "
+        "pkg/virt-launcher/virtwrap/device/hostdevice/dra/gpu_hostdev.go]",
+        ("kubevirt-pcieroot-address",),
+        one_vm(
+            "driver-v25-12-kubevirt-v1-7", {"vfio": {}}, driver="v25.12.0", kubevirt="v1.7.2", kubernetes="v1.34.3"
+        ),
     ),
     Scenario(
-        "kubevirt-v1-7-devicestatus",
-        "KubeVirt v1.7.2 (GPUsWithDRA in featureGates) fills VMI "
-        "status.deviceStatus; objects dumped as resource.k8s.io/v1beta2 (v1 also served); no metadata "
-        "files are needed",
-        (),
+        "kubevirt-pcieroot-address-v1-7",
+        "KubeVirt v1.7.2 (GPUsWithDRA in featureGates) fills VMI status.deviceStatus pciAddress from the slice "
+        "attribute resource.kubernetes.io/pcieRoot, which the NVIDIA driver publishes as pci0000:15: "
+        "virt-launcher fails `failed to parse pci address pci0000:15`; objects dumped as resource.k8s.io/v1beta2 "
+        "[kubevirt v1.7.0 pkg/virt-controller/watch/dra/dra.go PCIAddressDeviceAttributeKey]",
+        ("kubevirt-pcieroot-address",),
         _v1_7,
     ),
     Scenario(
@@ -380,8 +392,9 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "v1beta1-cluster",
         "Kubernetes v1.32 serving only resource.k8s.io/v1beta1 (flat requests, `basic` "
-        "devices), KubeVirt v1.6.3: works, but on a beta API",
-        ("dra-api-beta",),
+        "devices), KubeVirt v1.6.3 (which watches v1beta1 only): a beta API, and the NVIDIA pcieRoot in "
+        "deviceStatus stops the VM [kubevirt v1.6.0 pkg/virt-controller/watch/dra/dra.go]",
+        ("dra-api-beta", "kubevirt-pcieroot-address"),
         one_vm("v1beta1-cluster", kubernetes="v1.32.9", kubevirt="v1.6.3", resource_api="v1beta1"),
     ),
     # cluster and configuration
@@ -680,7 +693,8 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "pci-mismatch-devicestatus-v1-7",
-        "KubeVirt v1.7.2: VMI deviceStatus pciAddress differs from the slice and the domain",
+        "KubeVirt v1.7.2: VMI deviceStatus pciAddress (another GPU's pcieRoot) differs from the pcieRoot of the "
+        "allocated device, the attribute virt-controller copies [kubevirt v1.7.0 pkg/virt-controller/watch/dra/dra.go]",
         ("pci-mismatch",),
         one_vm(
             "pci-mismatch-devicestatus-v1-7",
@@ -703,9 +717,53 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "launcher-memlock",
-        "libvirt cannot raise the memlock limit for VFIO: SyncFailed",
-        ("launcher-sync-failed",),
+        "libvirt cannot raise the memlock limit for VFIO in a non-root DRA launcher (KubeVirt v1.9.0): SyncFailed "
+        "`cannot limit locked memory of process 77: Operation not permitted` [kubevirt issues 17674, 17694]",
+        ("launcher-memlock-denied", "launcher-sync-failed"),
         one_vm("launcher-memlock", {"faults": {"memlock"}}),
+    ),
+    Scenario(
+        "iommufd-mode-v1-9-gate",
+        "KubeVirt v1.9.0 with the Alpha IOMMUFD gate, backendPolicy PreferIommuFD and enableAPIDevice on a host "
+        "with iommufd: the driver injects /dev/iommu and /dev/vfio/devices/vfio0, no /dev/vfio/vfio "
+        "[dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits; kubevirt v1.9.0 featuregate/active.go IOMMUFDGate]",
+        (),
+        one_vm(
+            "iommufd-mode-v1-9-gate",
+            {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD", "enableAPIDevice": True}}},
+            feature_gates=["IOMMUFD"],
+            postfilter_message=True,
+        ),
+    ),
+    Scenario(
+        "iommufd-policy-v1-9-no-gate",
+        "backendPolicy PreferIommuFD with KubeVirt v1.9.0 but without its Alpha IOMMUFD gate "
+        "[kubevirt v1.9.0 pkg/virt-config/featuregate/active.go IOMMUFDGate]",
+        ("iommufd-unsupported", "launcher-sync-failed"),
+        one_vm(
+            "iommufd-policy-v1-9-no-gate",
+            {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD", "enableAPIDevice": True}}},
+            postfilter_message=True,
+        ),
+    ),
+    Scenario(
+        "iommufd-api-device-absent",
+        "iommufd mode (KubeVirt v1.9.0 with IOMMUFD, PreferIommuFD, enableAPIDevice) but the driver's CDI spec "
+        "misses /dev/iommu (GPU already on vfio-pci) [dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits]",
+        ("api-device-absent", "launcher-sync-failed"),
+        one_vm(
+            "iommufd-api-device-absent",
+            {"vfio": {"iommu": {"backendPolicy": "PreferIommuFD", "enableAPIDevice": True}}, "faults": {"prebound"}},
+            feature_gates=["IOMMUFD"],
+            postfilter_message=True,
+        ),
+    ),
+    Scenario(
+        "vfio-device-stranded",
+        "gpu-vfio-1 on gpu-worker-02 stayed on vfio-pci after a failed unbind: published without its gpu-1 twin "
+        "while no claim holds it [dra-driver-nvidia-gpu issues 1089, 1331]; the VM itself is healthy",
+        ("vfio-device-stranded",),
+        _stranded,
     ),
     Scenario(
         "namespace-user-forbidden-cluster-reads",

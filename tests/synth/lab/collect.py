@@ -26,15 +26,16 @@ def evidence(lab: Lab, ch: Chain, pod: Obj, claim: Obj | None, tp: datetime) -> 
     if "exec-forbidden" in vm.faults:
         msg = (f"pods \"{ch.pod_name}\" is forbidden: User \"system:serviceaccount:ops:auditor\" cannot create "
                f"resource \"pods/exec\" in API group \"\" in the namespace \"{vm.namespace}\"")
-        unavailable = {"metadata": msg, "vfio": msg, "domain": msg}
+        unavailable = {"metadata": msg, "vfio": msg, "iommu": msg, "domain": msg}
     elif ch.pod_state != "running":
         phase = pod["status"].get("phase", "Pending")
         msg = f"container compute is not running (pod phase {phase}): cannot exec"
-        unavailable = {"metadata": msg, "vfio": msg, "domain": msg}
+        unavailable = {"metadata": msg, "vfio": msg, "iommu": msg, "domain": msg}
     if not unavailable:
         if lab.metadata_written() and claim is not None:
             _metadata_files(lab, ch, claim, base)
         _dev_vfio(lab, ch, base, tp + timedelta(seconds=20), unavailable)
+        _dev_iommu(lab, ch, base, tp + timedelta(seconds=20))
         _domain(lab, ch, base, unavailable)
     if unavailable:
         lab.files[f"{base}/unavailable.yaml"] = "".join(
@@ -89,6 +90,18 @@ def _dev_vfio(lab: Lab, ch: Chain, base: str, when: datetime, unavailable: dict[
     else:
         lab.files[f"{base}/dev-vfio.txt"] = b""
         unavailable["vfio"] = "ls -l /dev/vfio exited 2: ls: cannot access '/dev/vfio': No such file or directory"
+
+
+def _dev_iommu(lab: Lab, ch: Chain, base: str, when: datetime) -> None:
+    """`ls -l /dev/iommu /dev/vfio/devices`: in iommufd mode the driver injects /dev/iommu (enableAPIDevice) and a
+    /dev/vfio/devices/vfioN cdev per device [dra-driver-nvidia-gpu vfio-cdi.go GetCommonEdits,
+    GetDeviceSpecsByPCIBusID]; elsewhere neither exists and ls prints nothing on stdout."""
+    vm = ch.vm
+    iommufd = ((vm.vfio or {}).get("iommu") or {}).get("backendPolicy") == "PreferIommuFD" and lab.driver_new
+    seen = [d for r, d in ch.devices if (vm.pod_claim, r.split("/")[0]) in ch.wired and d.kind == "vfio"]
+    api = iommufd and bool(((vm.vfio or {}).get("iommu") or {}).get("enableAPIDevice")) and "prebound" not in vm.faults
+    cdevs = [ev.VfioNode(f"vfio{i}", 237, i, owner="qemu", mode="crw-------") for i in range(len(seen))]
+    lab.files[f"{base}/dev-iommu.txt"] = ev.ls_dev_iommu(api, cdevs if iommufd else [], when).encode()
 
 
 def _hostdevs(lab: Lab, ch: Chain) -> list[ev.Hostdev]:

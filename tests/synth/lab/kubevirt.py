@@ -188,10 +188,12 @@ def _device_status(lab: Lab, ch: Chain, st: Obj) -> None:
         if i >= len(ch.devices):
             break
         _, d = ch.devices[i]
-        pci = d.pci_published if d.pci_published else d.slot.pci
+        # virt-controller copies the slice's resource.kubernetes.io/pcieRoot (a PCIe root such as pci0000:15 for
+        # the NVIDIA driver), not its pciBusID [kubevirt v1.6.0..v1.7.x pkg/virt-controller/watch/dra/dra.go].
+        pci = d.slot.root
         if "devicestatus-mismatch" in vm.faults:
-            others = [x for (n, _), x in lab.devices.items() if n == d.node and x.slot.pci != d.slot.pci]
-            pci = others[0].slot.pci if others else pci
+            others = [x for (n, _), x in lab.devices.items() if n == d.node and x.slot.root != d.slot.root]
+            pci = others[0].slot.root if others else pci
         attrs: Obj = {"pciAddress": pci}
         statuses.append({"deviceResourceClaimStatus": {"attributes": attrs, "name": d.name,
                                                        "resourceClaimName": ch.claim_name},

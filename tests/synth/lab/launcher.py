@@ -75,7 +75,7 @@ def _host_device_error(lab: Lab, ch: Chain) -> str:
     """v1.8+: the first GPU whose metadata virt-launcher cannot read, as SyncVMI reports it; '' if none."""
     vm = ch.vm
     if lab.kv < (1, 8):
-        return ""
+        return _device_status_error(ch)
     req_refs = vm.vmi_request_names or vm.request_names()
     claim_ref = vm.pod_claim if vm.claim == "template" else vm.direct_claim()
     kind_word = "HostDevice" if vm.host_devices else "GPU"
@@ -90,11 +90,28 @@ def _host_device_error(lab: Lab, ch: Chain) -> str:
     return ""
 
 
+def _device_status_error(ch: Chain) -> str:
+    """v1.6/v1.7: virt-launcher parses deviceStatus pciAddress, which holds the slice's pcieRoot
+    [kubevirt v1.7.0 pkg/virt-launcher/virtwrap/device/hostdevice/dra/gpu_hostdev.go NewPciAddressField]."""
+    for i, dname in enumerate(ch.vm.device_names()):
+        if i < len(ch.devices) and ch.devices[i][1].kind in ("vfio", "gpu"):
+            return f"failed to create PCI device for {dname}: failed to parse pci address {ch.devices[i][1].slot.root}"
+    return ""
+
+
+def _iommufd_usable(lab: Lab, vm: VM) -> bool:
+    """iommufd mode that KubeVirt can use: v1.9+ with the Alpha IOMMUFD gate and /dev/iommu injected
+    [kubevirt v1.9.0 pkg/virt-config/featuregate/active.go IOMMUFDGate; driver vfio-cdi.go GetCommonEdits]."""
+    iommu = (vm.vfio or {}).get("iommu") or {}
+    return (lab.driver_new and iommu.get("backendPolicy") == "PreferIommuFD" and lab.kv >= (1, 9)
+            and "IOMMUFD" in lab.feature_gates and bool(iommu.get("enableAPIDevice")) and "prebound" not in vm.faults)
+
+
 def _libvirt_error(lab: Lab, vm: VM) -> str:
     if "memlock" in vm.faults:
         return "LibvirtError(Code=38, Domain=0, Message='cannot limit locked memory of process 77: " \
                "Operation not permitted')"
-    if not api_device(lab, vm) and not vm.vgpu:
+    if not api_device(lab, vm) and not vm.vgpu and not _iommufd_usable(lab, vm):
         return "LibvirtError(Code=67, Domain=10, Message='unsupported configuration: host doesn't " \
                "support passthrough of host PCI devices')"
     return ""

@@ -113,6 +113,7 @@ def publish(lab: Lab) -> None:
         # After a VFIO prepare the driver drops the gpu-<n> twin of the prepared GPU and republishes.
         prepared = {d.index for (node, _), d in lab.devices.items()
                     if node == n.name and d.kind == "vfio" and (node, d.name) in lab.prepared}
+        prepared |= set(n.stranded_vfio)  # still on vfio-pci: published as if prepared (issues 1089, 1331)
         devs = [d for d in devs if not (d.kind == "gpu" and d.index in prepared)]
         generation = 1 + len(prepared) + sum(1 for (node, _), d in lab.devices.items()
                                              if node == n.name and (not d.published or d.pci_published is not None))
