@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import Chain, LinkName, VmiView
-from ..model import Ref
+from ..model import Ref, Severity
 from .base import Context, E, Hit, VmiCheck, W, claim_holder, claims_path, gpu_label, owner_ref, spec_path
 
 NVIDIA_DRIVER = "gpu.nvidia.com"
@@ -178,17 +178,30 @@ def vm_start_refused(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def dra_mixed_with_device_plugin(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VMI whose gpus[] mix device-plugin (deviceName) and DRA entries."""
+    """A VMI whose gpus[] mix device-plugin (deviceName) and DRA entries: refused from v1.8.3, a warning before.
+
+    hostDevices may mix in every release: kubevirt v1.8.3/v1.9.0 pkg/dra/admitter sets rejectMixed for GPUs
+    only (test "should accept a VMI with both DRA and non-DRA HostDevices"), whatever issue 16 says.
+    """
     plugin = view.devices.device_plugin_gpus
-    if plugin and view.chains:
-        dra = ", ".join(c.gpu.name for c in view.chains if c.gpu.kind == "gpu")
-        yield Hit(
-            owner_ref(view),
-            f"GPUs {', '.join(plugin)} use deviceName (device plugin) while {dra} use DRA; "
-            "KubeVirt v1.8.3+ rejects such a spec (`contains both DRA and non-DRA GPUs`)",
-            f"move every GPU of {view.name} to one flow (DRA: claimName/requestName)",
-            LinkName.SPEC,
-        )
+    dra = ", ".join(c.gpu.name for c in view.chains if c.gpu.kind == "gpu")
+    if not plugin or not dra:
+        return
+    kv = view.kubevirt
+    refused = kv.rejects_mixed_flows()
+    yield Hit(
+        owner_ref(view),
+        f"GPUs {', '.join(plugin)} use deviceName (device plugin) while {dra} use DRA; "
+        + (
+            f"KubeVirt {kv.label} rejects such a spec (`vmi.spec.domain.devices.gpus contains both DRA and non-DRA "
+            "GPUs; each GPU must be either DRA or non-DRA`)"
+            if refused
+            else f"KubeVirt {kv.label} admits it, but v1.8.3 and later reject it (`contains both DRA and non-DRA GPUs`)"
+        ),
+        f"move every GPU of {view.name} to one flow (DRA: claimName/requestName)",
+        LinkName.SPEC,
+        severity=Severity.ERROR if refused else None,
+    )
 
 
 CHECKS = (
@@ -281,8 +294,10 @@ CHECKS = (
         severity=W,
         stage="vmi",
         summary="a VMI mixes device-plugin and DRA GPUs",
-        explanation="KubeVirt v1.8.3+ rejects VMIs that mix both flows.",
+        explanation="KubeVirt v1.8.3+ rejects VMIs whose gpus mix both flows (an error there, a warning before); "
+        "hostDevices may mix in every release (upstream admitter test).",
         fix="Use one flow.",
+        versions="KubeVirt v1.6-v1.9 (an error from v1.8.3)",
         run=dra_mixed_with_device_plugin,
     ),
 )

@@ -7,7 +7,7 @@ from typing import Any
 from kubectl_vmgpu.chain import Device, LinkName
 from kubectl_vmgpu.checks import vfio as cv
 from kubectl_vmgpu.checks import vmi as c
-from kubectl_vmgpu.model import Ref
+from kubectl_vmgpu.model import Ref, Severity
 from kubectl_vmgpu.views import Attribute, ClaimSpec
 
 from . import factory as f
@@ -185,10 +185,19 @@ def test_dra_mixed_with_device_plugin() -> None:
     mixed = f.devices(device_plugin_gpus=("legacy",))
     (hit,) = f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=mixed))
     assert hit.message == (
-        "GPUs legacy use deviceName (device plugin) while gpu1 use DRA; KubeVirt v1.8.3+ rejects such a spec "
-        "(`contains both DRA and non-DRA GPUs`)"
+        "GPUs legacy use deviceName (device plugin) while gpu1 use DRA; KubeVirt v1.9.0 rejects such a spec "
+        "(`vmi.spec.domain.devices.gpus contains both DRA and non-DRA GPUs; each GPU must be either DRA or non-DRA`)"
     )
     assert hit.fix == "move every GPU of vm1 to one flow (DRA: claimName/requestName)"
+    assert hit.severity is Severity.ERROR
+    (old,) = f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=mixed, kubevirt=f.kubevirt((1, 8, 2))))
+    assert old.severity is None and old.message.endswith(
+        "KubeVirt v1.8.2 admits it, but v1.8.3 and later reject it (`contains both DRA and non-DRA GPUs`)"
+    )
+    # hostDevices may mix (kubevirt v1.9.0 dra_admitter_test "should accept a VMI with both DRA and non-DRA
+    # HostDevices"): no finding.
+    hosts = f.devices(device_plugin_host_devices=("nic",))
+    assert f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=hosts)) == []
 
 
 def test_request_not_found_lists_subrequests() -> None:
@@ -197,3 +206,22 @@ def test_request_not_found_lists_subrequests() -> None:
     chain = f.vfio_chain(gpu=f.gpu(request_name="x"), request=None, template=f.template(spec=spec), claim=None)
     (msg,) = f.messages(f.hits(c.request_not_found, f.ctx(), f.view([chain])))
     assert "has requests 'gpu', 'gpu/a100'" in msg
+
+
+def test_api_device_not_enabled_is_a_warning_when_the_driver_may_be_v25_12() -> None:
+    from kubectl_vmgpu.model import Severity
+
+    # /dev/vfio unread and the device publishes no iommuFDEnabled (driver v25.12 never does).
+    doubt = f.vfio_chain(configs=(), evidence=f.evidence(vfio=None))
+    (hit,) = f.hits(cv.api_device_not_enabled, f.ctx(), f.view([doubt]))
+    assert hit.severity is Severity.WARNING
+    assert hit.message.endswith(
+        "(unconfirmed: /dev/vfio could not be read, and the driver's vfio devices publish no iommuFDEnabled, so it "
+        "may be v25.12, which always injects /dev/vfio/vfio and needs no VfioDeviceConfig)"
+    )
+    # A v0.4+ device (iommuFDEnabled published) settles it: the check's own severity, no doubt.
+    dev = f.slice_device()
+    v04 = f.replace(dev, attributes={**dev.attributes, "iommuFDEnabled": Attribute("bool", True)})
+    settled = f.vfio_chain(configs=(), evidence=f.evidence(vfio=None), device=Device(f.resource_slice(), v04, True))
+    (hit,) = f.hits(cv.api_device_not_enabled, f.ctx(), f.view([settled]))
+    assert hit.severity is None and "unconfirmed" not in hit.message
