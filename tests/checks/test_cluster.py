@@ -119,6 +119,10 @@ def test_passthrough_not_enabled() -> None:
         "the driver's PassthroughSupport feature gate is off"
     )
     assert hit.link is LinkName.CLASS
+    # dra-driver-nvidia-gpu pkg/featuregates/featuregates.go: the plugin refuses these combinations.
+    assert "PassthroughSupport cannot be combined with DynamicMIG, nor (driver v0.4+) with NVMLDeviceHealthCheck" in (
+        hit.fix
+    )
     assert f.hits(k.passthrough_not_enabled, f.ctx(), unallocated) == []
 
 
@@ -128,3 +132,10 @@ def test_api_unreadable() -> None:
     assert [h.subject.name for h in found] == ["events", "pods"]
     assert found[1].message == "pods could not be read, so the checks that need it were skipped: 403 Forbidden"
     assert all(h.link is None for h in found)
+
+
+def test_feature_gate_in_both_lists_is_on() -> None:
+    # kubevirt v1.9.0 pkg/virt-config/featuregate IsEnabled / v1.8.0 isFeatureGateEnabled: enabled wins.
+    for version in ((1, 8, 3), (1, 9, 0)):
+        both = f.kubevirt(version, enabled_gates=("GPUsWithDRA",), disabled_gates=("GPUsWithDRA",))
+        assert f.hits(k.feature_gate_off, f.ctx(), f.view(kubevirt=both)) == [], version
