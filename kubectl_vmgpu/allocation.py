@@ -28,6 +28,7 @@ class DeviceState:
     product: str | None
     state: str
     detail: str = ""
+    evaluated: bool = True  # False: a class or request selector could not be evaluated (no CEL)
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,10 @@ def _device_state(
     name = dev.name
     pci, dtype = _string(dev, PCI_ATTR), _string(dev, "type")
 
+    evaluated = True
+
     def state(kind: str, detail: str = "") -> DeviceState:
-        return DeviceState(node, pool, name, dtype, pci, _string(dev, "productName"), kind, detail)
+        return DeviceState(node, pool, name, dtype, pci, _string(dev, "productName"), kind, detail, evaluated)
 
     in_class, why = _selectors(f"class {request.device_class}", class_exprs, dev, driver, unevaluated)
     if in_class is False:
@@ -220,6 +223,7 @@ def _device_state(
     in_request, why = _selectors(f"request {request.name}", request.selectors, dev, driver, unevaluated)
     if in_request is False:
         return state("selector-mismatch", why)
+    evaluated = in_class is not None and in_request is not None
     held = [c for c in idx.allocations.get((driver, pool, name), []) if c.meta.uid != own_uid]
     if held:
         return state("allocated", f"held by {holder(pods, held[0])}")
@@ -247,21 +251,33 @@ def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable
     if not matching:
         return f"{node}: 0 of {len(devices)} devices match ({_mismatch_text(devices, cls)})"
     if all(d.state == "unknown" for d in matching):
-        text = f"{node}: {len(matching)} device{'s' if len(matching) != 1 else ''}, selectors not evaluated"
+        text = f"{node}: {_plural(len(matching), 'device')}, selectors not evaluated"
         return text + (f" — the pod cannot run here ({why_not})" if usable is False else "")
-    free = [d for d in matching if d.state == "free"]
-    parts = [f"{d.name} {d.detail}" for d in matching if d.state not in ("free", "unknown")]
-    text = f"{node}: {len(matching)} {cls or 'matching'} device{'s' if len(matching) != 1 else ''}"
-    if free:
-        text += f", {len(free)} free ({', '.join(d.name for d in free)})"
-    if parts:
-        text += ": " + ", ".join(parts)
-    unknown = [d.name for d in matching if d.state == "unknown"]
-    if unknown:
-        text += f"; {len(unknown)} not evaluated"
+    # Only devices whose selectors were evaluated are the class's: without CEL a `type: gpu` device is not
+    # known to be a vfio.gpu.nvidia.com device (issue 16).
+    known = [d for d in matching if d.evaluated]
+    parts = []
+    if known:
+        free = [d for d in known if d.state == "free"]
+        taken = [f"{d.name} {d.detail}" for d in known if d.state != "free"]
+        parts.append(
+            _plural(len(known), f"{cls or 'matching'} device")
+            + (f", {len(free)} free ({', '.join(d.name for d in free)})" if free else "")
+            + (": " + ", ".join(taken) if taken else "")
+        )
+    unsure = [d for d in matching if not d.evaluated]
+    if unsure:
+        held = [f"{d.name} {d.detail}" for d in unsure if d.state != "unknown"]
+        held_text = ": " + ", ".join(held) if held else ""
+        parts.append(_plural(len(unsure), "device") + ", selectors not evaluated" + held_text)
+    text = f"{node}: " + "; ".join(parts)
     if usable is False:
         text += f" — the pod cannot run here ({why_not})"
     return text
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count: int, unevaluated: bool) -> str:
@@ -289,6 +305,9 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
             return f"all {len(matching)} devices of driver {driver or '?'} are taken (selectors not evaluated)"
         return f"all {len(matching)} matching devices are taken"
     breakdown = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    if unevaluated:
+        where = f"devices of driver {driver or '?'}"
+        return f"none of the {len(matching)} {where} is free (selectors not evaluated; {breakdown})"
     return f"none of the {len(matching)} matching devices is free ({breakdown})"
 
 

@@ -9,6 +9,8 @@ from ..sources.errors import printable
 def text(rows: list[DeviceState], node: str | None = None) -> str:
     from tabulate import tabulate
 
+    if not rows and node is not None:
+        return printable(f"No DRA devices on node {node} (no current ResourceSlice of that node).") + "\n"
     if not rows:
         return "No DRA devices published (no current ResourceSlice).\n"
     table = [
