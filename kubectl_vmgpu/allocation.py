@@ -306,8 +306,8 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
         return f"all {len(matching)} matching devices are taken"
     breakdown = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     if unevaluated:
-        where = f"devices of driver {driver or '?'}"
-        return f"none of the {len(matching)} {where} is free (selectors not evaluated; {breakdown})"
+        scope = f"devices of driver {driver or '?'}"
+        return f"none of the {len(matching)} {scope} is free (selectors not evaluated; {breakdown})"
     return f"none of the {len(matching)} matching devices is free ({breakdown})"
 
 

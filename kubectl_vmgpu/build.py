@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import views as v
+from .buildspec import admission_inputs
 from .model import Obj
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -305,6 +306,7 @@ def vmi_devices(spec: Obj) -> v.VmiDevices:
                 plugin[kind].append(s(dev, "name"))
             elif s(dev, "claimName") or s(dev, "requestName"):
                 entries.append(v.GpuEntry(kind, s(dev, "name"), s(dev, "claimName"), s(dev, "requestName")))
+    spec_entries, spec_claims = admission_inputs(spec)
     return v.VmiDevices(
         entries=tuple(entries),
         sources=tuple(
@@ -313,6 +315,8 @@ def vmi_devices(spec: Obj) -> v.VmiDevices:
         ),
         device_plugin_gpus=tuple(plugin["gpu"]),
         device_plugin_host_devices=tuple(plugin["hostDevice"]),
+        spec_entries=spec_entries,
+        spec_claims=spec_claims,
     )
 
 

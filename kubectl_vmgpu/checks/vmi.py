@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import admission
 from ..chain import Chain, LinkName, VmiView
 from ..model import Ref, Severity
+from ..views import KubeVirt
 from .base import Context, E, Hit, VmiCheck, W, claim_holder, claims_path, gpu_label, owner_ref, spec_path
 
 NVIDIA_DRIVER = "gpu.nvidia.com"
@@ -162,17 +164,49 @@ def not_a_passthrough_class(ctx: Context, view: VmiView) -> Iterator[Hit]:
             )
 
 
+_WEBHOOK = 'admission webhook "virtualmachineinstances-create-validator.kubevirt.io" denied the request: '
+
+
+def _gates(kv: KubeVirt) -> admission.Gates:
+    """The DRA gates as the cluster resolves them; an unknown gate counts as on (feature-gate-off says when not)."""
+    return admission.Gates(
+        gpus=kv.gate_enabled("GPUsWithDRA") is not False,
+        host_devices=kv.gate_enabled("HostDevicesWithDRA") is not False,
+        networks=kv.gate_enabled("NetworkDevicesWithDRA") is True,
+    )
+
+
 def vm_start_refused(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VirtualMachine that should run, has no VMI, and carries a True `Failure` condition."""
-    vm = view.vm
+    """A VirtualMachine without a VMI that the DRA admission webhook refuses (or would refuse) to start.
+
+    A True `Failure` condition carries the refusal as recorded; otherwise (a stopped VM, or a snapshot taken
+    before the first attempt) the template spec is judged by the model of this release's admitter
+    (admission.py, kubevirt pkg/dra/admitter), with the webhook's own text.
+    """
+    vm, kv = view.vm, view.kubevirt
     if view.vmi is not None or vm is None:
         return
+    fix = (
+        f"fix what the message names in VirtualMachine {view.namespace}/{view.name} "
+        "(kubectl edit vm), or in the KubeVirt CR for a feature gate"
+    )
     if vm.failure is not None and vm.run_strategy != "Halted":
         yield Hit(
             owner_ref(view),
             f"VM {view.name} (runStrategy {vm.run_strategy}) has no VMI: {vm.failure}",
-            f"fix what the message names in VirtualMachine {view.namespace}/{view.name} "
-            "(kubectl edit vm), or in the KubeVirt CR for a feature gate; the VM controller retries",
+            fix + "; the VM controller retries",
+            LinkName.SPEC,
+        )
+        return
+    causes = admission.admit(kv.admitter_release(), _gates(kv), *admission.inputs(vm.devices))
+    if causes:
+        state = "is stopped" if vm.run_strategy == "Halted" else f"(runStrategy {vm.run_strategy}) has no VMI yet"
+        yield Hit(
+            owner_ref(view),
+            f"VM {view.name} {state}; KubeVirt {kv.label} will refuse to start it: "
+            + _WEBHOOK
+            + admission.webhook_message(causes),
+            fix + ", before starting it",
             LinkName.SPEC,
         )
 
@@ -283,9 +317,12 @@ CHECKS = (
         name="vm-start-refused",
         severity=E,
         stage="vmi",
-        summary="a VirtualMachine that should run has no VMI",
-        explanation="The VM's Failure condition carries the admission webhook's refusal.",
+        summary="the admission webhook refuses (or would refuse) to start a VirtualMachine",
+        explanation="The VM's Failure condition carries the admission webhook's refusal; a stopped VM (or one not "
+        "yet started) is judged by the model of that release's DRA admitter (requestName/claimName required, "
+        "duplicate names and claim/request pairs, DNS names, deviceName and claim both or neither, the gate).",
         fix="Fix what the message names, on the VM.",
+        versions="KubeVirt v1.6-v1.9 (the admitter of each release: v1.6.0, v1.8.0, v1.8.3, v1.9.0)",
         run=vm_start_refused,
     ),
     VmiCheck(

@@ -225,3 +225,49 @@ def test_api_device_not_enabled_is_a_warning_when_the_driver_may_be_v25_12() -> 
     settled = f.vfio_chain(configs=(), evidence=f.evidence(vfio=None), device=Device(f.resource_slice(), v04, True))
     (hit,) = f.hits(cv.api_device_not_enabled, f.ctx(), f.view([settled]))
     assert hit.severity is None and "unconfirmed" not in hit.message
+
+
+def _stopped(spec: dict[str, Any], version: tuple[int, int, int] = (1, 9, 0), **vm_kw: Any) -> list[str]:
+    from kubectl_vmgpu import build
+
+    vm = f.vm(devices=build.vmi_devices(spec), run_strategy="Halted", **vm_kw)
+    stopped: dict[str, Any] = {"vmi": None, "pod": None, "phase": "Stopped", "node": None, "pod_evidence": None}
+    kv = f.kubevirt(version, enabled_gates=("GPUsWithDRA", "HostDevicesWithDRA"))
+    view = f.view(vm=vm, kubevirt=kv, **stopped)
+    return f.messages(f.hits(c.vm_start_refused, f.ctx(), view))
+
+
+def _spec(gpus: list[dict[str, Any]], claims: list[dict[str, Any]] | None = None, **devices: Any) -> dict[str, Any]:
+    rcs = [{"name": "c", "resourceClaimTemplateName": "t"}] if claims is None else claims
+    return {"resourceClaims": rcs, "domain": {"devices": {"gpus": gpus, **devices}}}
+
+
+DENIED = (
+    "VM vm1 is stopped; KubeVirt {} will refuse to start it: admission webhook "
+    '"virtualmachineinstances-create-validator.kubevirt.io" denied the request: '
+)
+
+
+def test_vm_start_refused_judges_a_stopped_vm_by_the_admitter() -> None:
+    # kubevirt pkg/dra/admitter (v1.8.3, v1.9.0): the causes and texts of admission.py.
+    ok = _spec([{"name": "g0", "claimName": "c", "requestName": "r"}])
+    assert _stopped(ok) == []
+    pair = {"claimName": "c", "requestName": "r"}
+    dup = _spec([{"name": "g0", **pair}, {"name": "g1", **pair}])
+    assert _stopped(dup) == [DENIED.format("v1.9.0") + 'duplicate claimName/requestName pair "c/r"']
+    no_request = _spec([{"name": "g0", "claimName": "c"}])
+    assert _stopped(no_request, (1, 8, 3)) == [DENIED.format("v1.8.3") + "requestName is required for DRA GPU"]
+    both = _spec([{"name": "g0", "deviceName": "nvidia.com/GH100", "claimName": "c", "requestName": "r"}])
+    assert _stopped(both) == [
+        DENIED.format("v1.9.0") + "vmi.spec.domain.devices.gpus contains GPUs with both deviceName and claimRequest"
+    ]
+    bad_name = _spec([{"name": "g0", "claimName": "GPU.c", "requestName": "r"}], [{"name": "GPU.c",
+                                                                                   "resourceClaimName": "x"}])
+    (msg,) = _stopped(bad_name)
+    assert "spec.resourceClaims[0].name does not conform to the kubernetes DNS_LABEL rules" in msg
+    cross = _spec([{"name": "g0", "claimName": "c", "requestName": "r"}],
+                  hostDevices=[{"name": "h0", "claimName": "c", "requestName": "r"}])
+    assert _stopped(cross, (1, 8, 3)) == [
+        DENIED.format("v1.8.3") + 'duplicate claimName/requestName pair "c/r" between GPUs[0] and HostDevices[0]'
+    ]
+    assert _stopped(cross, (1, 8, 2)) == []  # the cross-list check came in v1.8.3
