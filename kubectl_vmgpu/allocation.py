@@ -14,6 +14,7 @@ from .views import PCI_ATTR, Claim, ClaimState, LauncherPod, Node, Request, Requ
 # A device's state, in the order that decides it: the first that applies wins.
 STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
 MISMATCH = ("class-mismatch", "selector-mismatch")
+HOLDERS_UNKNOWN = "holder unknown: ResourceClaims could not be read"
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,9 @@ def _device_state(
         return state("tainted", f"taint {blocking[0]} not tolerated")
     if in_class is None or in_request is None:
         return state("unknown", "selectors not evaluated")
+    hidden = idx.inv.cluster.claims_namespace
+    if hidden is not None:  # RBAC refused claims cluster-wide: a VM of another namespace may hold it
+        return state("unknown", f"{HOLDERS_UNKNOWN} outside namespace {hidden}")
     return state("free")
 
 
@@ -251,7 +255,8 @@ def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable
     if not matching:
         return f"{node}: 0 of {len(devices)} devices match ({_mismatch_text(devices, cls)})"
     if all(d.state == "unknown" for d in matching):
-        text = f"{node}: {_plural(len(matching), 'device')}, selectors not evaluated"
+        why = "selectors not evaluated" if any(not d.evaluated for d in matching) else matching[0].detail
+        text = f"{node}: {_plural(len(matching), 'device')}, {why}"
         return text + (f" — the pod cannot run here ({why_not})" if usable is False else "")
     # Only devices whose selectors were evaluated are the class's: without CEL a `type: gpu` device is not
     # known to be a vfio.gpu.nvidia.com device (issue 16).
@@ -297,7 +302,10 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
     matching = [d for d in every if d.state not in MISMATCH]
     if not matching:
         return f"0 of {len(every)} devices of driver {driver or '?'} match ({_mismatch_text(every, cls)})"
-    if any(d.state == "unknown" for d in matching):
+    unknown = [d for d in matching if d.state == "unknown"]
+    if unknown:
+        if all(d.evaluated for d in unknown):  # only holders are unknown (claims of other namespaces)
+            return f"no device is known to be free; {len(unknown)} may be: {unknown[0].detail}"
         return "no device is known to be free; some selectors could not be evaluated"
     states = Counter(d.state for d in matching)
     if set(states) <= {"allocated", "sibling-in-use"}:
