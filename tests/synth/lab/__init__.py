@@ -124,6 +124,10 @@ class Lab:
         return vtuple(self.driver)[0] == 0
 
     def gate_on(self, gate: str) -> bool:
+        # explicitly enabled > explicitly disabled > Beta default [kubevirt v1.9.0 pkg/virt-config/featuregate
+        # IsEnabled; v1.8.0 isFeatureGateEnabled checks featureGates first]
+        if gate in self.feature_gates:
+            return True
         if gate in self.disabled_gates and self.kv >= (1, 8):
             return False
         if self.kv >= (1, 9):

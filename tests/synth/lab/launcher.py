@@ -35,7 +35,9 @@ def pci_in_metadata(vm: VM, d: Device) -> str | None:
         return None
     pci = d.slot.pci
     if "pci-malformed" in vm.faults:
-        return pci.upper().replace("0X", "0x")
+        return "0000" + pci
+    if "pci-uppercase" in vm.faults:
+        return pci.upper()
     return pci
 
 
@@ -87,6 +89,10 @@ def _host_device_error(lab: Lab, ch: Chain) -> str:
             detail = "" if err == "old-path" else f" {err}"
             return f"{kind_word} {dname} has no mdevUUID or pciBusID in metadata for claim {vm.pod_claim} " \
                    f"request {r}{detail}"
+        if "pci-malformed" in vm.faults and i < len(ch.devices):
+            # kubevirt v1.9.0 virtwrap/device/hostdevice/dra/gpu_hostdev.go, pkg/util/hardware/hw_utils.go
+            return f"failed to create PCI device for {dname}: failed to parse pci address " \
+                   f"{pci_in_metadata(vm, ch.devices[i][1])}"
     return ""
 
 
