@@ -90,9 +90,17 @@ def feature_gate_off(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def old_metadata_path(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """KubeVirt v1.8.0-v1.8.2 read DRA metadata from a folder current drivers do not write."""
+    """KubeVirt v1.8.0-v1.8.2 read DRA metadata from a folder current drivers do not write.
+
+    Not when the launcher shows that this version's reader found every GPU's file there (a driver that
+    writes the old root; v1.8.2 globs it for template claims: kubevirt v1.8.2 pkg/dra/utils.go).
+    """
     kv = view.kubevirt
-    if kv.uses_old_metadata_path() and kv.reads_metadata_from() == "metadata":
+    found = bool(view.chains) and all(
+        c.evidence.metadata is not None and c.evidence.metadata_error is None and not c.evidence.metadata_launcher_error
+        for c in view.chains
+    )
+    if kv.uses_old_metadata_path() and kv.reads_metadata_from() == "metadata" and not found:
         yield Hit(
             kv.meta.ref if kv.meta else Ref("KubeVirt", None, "kubevirt"),
             f"KubeVirt {kv.label} reads DRA metadata from /var/run/dra-device-attributes/<claim>/<request>/, "
@@ -243,7 +251,8 @@ CHECKS = (
         severity=E,
         stage="cluster",
         summary="KubeVirt v1.8.0-v1.8.2 reads metadata at the old path",
-        explanation="These releases look in /var/run/dra-device-attributes/, which current drivers do not write.",
+        explanation="These releases look in /var/run/dra-device-attributes/, which current drivers do not write "
+        "(silent when the launcher shows every file found there).",
         fix="Upgrade KubeVirt to v1.8.3 or newer.",
         versions="KubeVirt v1.8.0-v1.8.2",
         run=old_metadata_path,

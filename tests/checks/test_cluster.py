@@ -71,14 +71,20 @@ def test_feature_gate_alpha_not_listed() -> None:
 
 
 def test_old_metadata_path() -> None:
-    (hit,) = f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 1))))
+    unread = [f.chain(evidence=f.evidence(metadata=None, metadata_files=()))]
+    (hit,) = f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 1))))
     assert hit.message.startswith(
         "KubeVirt v1.8.1 reads DRA metadata from /var/run/dra-device-attributes/<claim>/<request>/"
     )
     assert hit.subject == Ref("KubeVirt", "kubevirt", "kubevirt") and hit.link is LinkName.METADATA
-    (no_cr,) = f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 2), meta=None)))
+    (no_cr,) = f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 2), meta=None)))
     assert no_cr.subject == Ref("KubeVirt", None, "kubevirt")
-    assert f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 3)))) == []
+    assert f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 3)))) == []
+    # The launcher shows v1.8.2's reader found the file under the old root (kubevirt v1.8.2 pkg/dra/utils.go
+    # findMetadataByPodClaimName): nothing to upgrade for.
+    assert f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 2)))) == []
+    failing = [f.chain(evidence=f.evidence(metadata_launcher_error="metadata not found for claim \"c\""))]
+    assert len(f.hits(k.old_metadata_path, f.ctx(), f.view(failing, kubevirt=f.kubevirt((1, 8, 2))))) == 1
 
 
 def test_device_class_missing() -> None:

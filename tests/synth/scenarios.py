@@ -426,6 +426,14 @@ SCENARIOS: list[Scenario] = [
         one_vm("kubevirt-old-metadata-path", kubevirt="v1.8.2", **V18),
     ),
     Scenario(
+        "template-claim-old-root-v1-8-2",
+        "KubeVirt v1.8.2, template claim, the driver writes the metadata under /var/run/dra-device-attributes/"
+        "<claim>/<request>/ with podClaimName: v1.8.2 finds it by globbing and matching podClaimName, read as one "
+        "JSON document (kubevirt v1.8.2 pkg/dra/utils.go findMetadataByPodClaimName)",
+        (),
+        one_vm("template-claim-old-root-v1-8-2", kubevirt="v1.8.2", metadata_old_root=True, **V18),
+    ),
+    Scenario(
         "multi-request-claim-v1-8-1",
         "KubeVirt v1.8.1, one claim with two requests: the pod keeps only the "
         "first request (issue 17672) and virt-launcher reads the old path",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from . import Lab
 
 METADATA_ROOT = "/var/run/kubernetes.io/dra-device-attributes"
+OLD_METADATA_ROOT = "/var/run/dra-device-attributes"  # read by KubeVirt v1.8.0-v1.8.2
 
 
 def api_device(lab: Lab, vm: VM) -> bool:
@@ -50,7 +51,9 @@ def _metadata_error(lab: Lab, vm: VM, claim_ref: str, request: str, wired: bool,
     d = ch.devices[0][1] if ch.devices else None
     sub = "resourceclaimtemplates" if vm.claim == "template" else "resourceclaims"
     if (1, 8, 0) <= lab.kv < (1, 8, 3):
-        return "old-path"
+        # v1.8.2 globs <old root>/*/<request>/*-metadata.json and matches podClaimName (template claims)
+        found = lab.metadata_old_root and lab.metadata_written() and wired and d is not None and d.kind == "vfio"
+        return "" if found else "old-path"
     has_request = any(r.split("/")[0] == request for r, _ in ch.devices)
     written = lab.metadata_written() and wired and has_request and d is not None and d.kind in ("vfio", "vgpu")
     folder = f"{METADATA_ROOT}/{sub}/{claim_ref}/{request}"
