@@ -189,7 +189,8 @@ CHECKS = (
         summary="the VfioDeviceConfig is invalid",
         explanation=(
             "The driver decodes strictly: unknown fields, unknown backendPolicy, configs for missing requests or "
-            "another driver, or several VFIO configs fail NodePrepareResources."
+            "another driver, or several VFIO configs fail NodePrepareResources. Its Normalize() runs before "
+            "Validate(): an empty or null backendPolicy (LegacyOnly) and a null enableAPIDevice (false) are valid."
         ),
         fix="Fix the config.",
         versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver with VfioDeviceConfig",
