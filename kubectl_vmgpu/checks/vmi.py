@@ -20,7 +20,9 @@ def claim_not_declared(ctx: Context, view: VmiView) -> Iterator[Hit]:
         if chain.source is not None:
             continue
         if not chain.gpu.claim_name:
-            message = f"{gpu_label(chain)} has requestName but no claimName (`claimName is required for DRA GPU`)"
+            # kubevirt v1.8.3+ pkg/dra/admitter: "DRA GPU" or "DRA HostDevice" by the list
+            typ = "GPU" if chain.gpu.kind == "gpu" else "HostDevice"
+            message = f"{gpu_label(chain)} has requestName but no claimName (`claimName is required for DRA {typ}`)"
         else:
             message = (
                 f"{gpu_label(chain)} uses claimName {chain.gpu.claim_name!r}, which is not in "

@@ -35,6 +35,9 @@ def test_claim_not_declared_without_claim_name_on_a_bare_vmi() -> None:
     (hit,) = f.hits(c.claim_not_declared, f.ctx(), f.view([chain], vm=None))
     assert hit.message == "GPU 'gpu1' has requestName but no claimName (`claimName is required for DRA GPU`)"
     assert hit.subject.kind == "VirtualMachineInstance" and "spec.domain.devices.gpus" in hit.fix
+    host = f.vfio_chain(source=None, gpu=f.gpu(claim_name="", kind="hostDevice"))
+    (hit,) = f.hits(c.claim_not_declared, f.ctx(), f.view([host], vm=None))
+    assert hit.message.endswith("(`claimName is required for DRA HostDevice`)")
 
 
 def test_claim_source_invalid() -> None:
