@@ -12,14 +12,15 @@ never does, so a requestName that names no request of the claim is accepted (cha
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+
+from .views import VmiDevices
 
 __all__ = [
     "Cause", "ClaimSource", "DeviceEntry", "DeviceKind", "Gates", "Rejection",
-    "admit", "dns1123_label_errors", "dns1123_subdomain_errors", "entries_from_spec", "go_quote",
+    "admit", "dns1123_label_errors", "dns1123_subdomain_errors", "go_quote", "inputs",
     "webhook_message",
 ]
 
@@ -351,35 +352,8 @@ def webhook_message(rejections: Sequence[Rejection]) -> str:
     return f"{text}, and {more} more validation errors" if more > 0 else text
 
 
-def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _items(obj: Any, *path: str) -> list[Mapping[str, Any]]:
-    for key in path:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
-    return [item for item in obj if isinstance(item, Mapping)] if isinstance(obj, list) else []
-
-
-def entries_from_spec(spec: Mapping[str, Any]) -> tuple[tuple[DeviceEntry, ...], tuple[ClaimSource, ...]]:
-    """The admitter's input from a raw VMI spec (or a VM's spec.template.spec), tolerant of wrong types.
-
-    A non-string claimName/requestName/source counts as absent and a non-object list item is left
-    out: the API server's schema refuses both before the webhook runs.
-    """
-    entries: list[DeviceEntry] = []
-    for kind in (DeviceKind.GPU, DeviceKind.HOST_DEVICE):
-        for item in _items(spec, "domain", "devices", kind.value):
-            entries.append(DeviceEntry(kind, _opt_str(item, "name") or "", _opt_str(item, "deviceName") or "",
-                                       _opt_str(item, "claimName"), _opt_str(item, "requestName")))
-    for net in _items(spec, "networks"):
-        claim = net.get("resourceClaim")
-        ref = claim if isinstance(claim, Mapping) else None
-        entries.append(DeviceEntry(
-            DeviceKind.NETWORK, _opt_str(net, "name") or "",
-            claim_name=None if ref is None else _opt_str(ref, "claimName") or "",
-            request_name=None if ref is None else _opt_str(ref, "requestName") or ""))
-    sources = tuple(ClaimSource(_opt_str(rc, "name") or "", _opt_str(rc, "resourceClaimName"),
-                                _opt_str(rc, "resourceClaimTemplateName")) for rc in _items(spec, "resourceClaims"))
-    return tuple(entries), sources
+def inputs(devices: VmiDevices) -> tuple[tuple[DeviceEntry, ...], tuple[ClaimSource, ...]]:
+    """The admitter's input from the typed spec (build reads the raw spec: buildspec.admission_inputs)."""
+    entries = tuple(DeviceEntry(DeviceKind(e.kind), e.name, e.device_name, e.claim_name, e.request_name)
+                    for e in devices.spec_entries)
+    return entries, tuple(ClaimSource(c.name, c.claim_name, c.template_name) for c in devices.spec_claims)

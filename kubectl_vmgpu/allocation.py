@@ -15,6 +15,7 @@ from .views import PCI_ATTR, Claim, ClaimState, LauncherPod, Node, Request, Requ
 STATES = ("class-mismatch", "selector-mismatch", "allocated", "sibling-in-use", "tainted", "unknown", "free")
 MISMATCH = ("class-mismatch", "selector-mismatch")
 NVIDIA_DRIVER = "gpu.nvidia.com"
+HOLDERS_UNKNOWN = "holder unknown: ResourceClaims could not be read"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class DeviceState:
     product: str | None
     state: str
     detail: str = ""
+    evaluated: bool = True  # False: a class or request selector could not be evaluated (no CEL)
 
 
 @dataclass(frozen=True)
@@ -212,8 +214,10 @@ def _device_state(
     name = dev.name
     pci, dtype = _string(dev, PCI_ATTR), _string(dev, "type")
 
+    evaluated = True
+
     def state(kind: str, detail: str = "") -> DeviceState:
-        return DeviceState(node, pool, name, dtype, pci, _string(dev, "productName"), kind, detail)
+        return DeviceState(node, pool, name, dtype, pci, _string(dev, "productName"), kind, detail, evaluated)
 
     in_class, why = _selectors(f"class {request.device_class}", class_exprs, dev, driver, unevaluated)
     if in_class is False:
@@ -221,6 +225,7 @@ def _device_state(
     in_request, why = _selectors(f"request {request.name}", request.selectors, dev, driver, unevaluated)
     if in_request is False:
         return state("selector-mismatch", why)
+    evaluated = in_class is not None and in_request is not None
     held = [c for c in idx.allocations.get((driver, pool, name), []) if c.meta.uid != own_uid]
     if held:
         return state("allocated", f"held by {holder(pods, held[0])}")
@@ -234,6 +239,9 @@ def _device_state(
         return state("tainted", f"taint {blocking[0]} not tolerated")
     if in_class is None or in_request is None:
         return state("unknown", "selectors not evaluated")
+    hidden = idx.inv.cluster.claims_namespace
+    if hidden is not None:  # RBAC refused claims cluster-wide: a VM of another namespace may hold it
+        return state("unknown", f"{HOLDERS_UNKNOWN} outside namespace {hidden}")
     return state("free")
 
 
@@ -248,21 +256,34 @@ def _node_summary(node: str, devices: list[DeviceState], cls: str | None, usable
     if not matching:
         return f"{node}: 0 of {len(devices)} devices match ({_mismatch_text(devices, cls)})"
     if all(d.state == "unknown" for d in matching):
-        text = f"{node}: {len(matching)} device{'s' if len(matching) != 1 else ''}, selectors not evaluated"
+        why = "selectors not evaluated" if any(not d.evaluated for d in matching) else matching[0].detail
+        text = f"{node}: {_plural(len(matching), 'device')}, {why}"
         return text + (f" — the pod cannot run here ({why_not})" if usable is False else "")
-    free = [d for d in matching if d.state == "free"]
-    parts = [f"{d.name} {d.detail}" for d in matching if d.state not in ("free", "unknown")]
-    text = f"{node}: {len(matching)} {cls or 'matching'} device{'s' if len(matching) != 1 else ''}"
-    if free:
-        text += f", {len(free)} free ({', '.join(d.name for d in free)})"
-    if parts:
-        text += ": " + ", ".join(parts)
-    unknown = [d.name for d in matching if d.state == "unknown"]
-    if unknown:
-        text += f"; {len(unknown)} not evaluated"
+    # Only devices whose selectors were evaluated are the class's: without CEL a `type: gpu` device is not
+    # known to be a vfio.gpu.nvidia.com device (issue 16).
+    known = [d for d in matching if d.evaluated]
+    parts = []
+    if known:
+        free = [d for d in known if d.state == "free"]
+        taken = [f"{d.name} {d.detail}" for d in known if d.state != "free"]
+        parts.append(
+            _plural(len(known), f"{cls or 'matching'} device")
+            + (f", {len(free)} free ({', '.join(d.name for d in free)})" if free else "")
+            + (": " + ", ".join(taken) if taken else "")
+        )
+    unsure = [d for d in matching if not d.evaluated]
+    if unsure:
+        held = [f"{d.name} {d.detail}" for d in unsure if d.state != "unknown"]
+        held_text = ": " + ", ".join(held) if held else ""
+        parts.append(_plural(len(unsure), "device") + ", selectors not evaluated" + held_text)
+    text = f"{node}: " + "; ".join(parts)
     if usable is False:
         text += f" — the pod cannot run here ({why_not})"
     return text
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count: int, unevaluated: bool) -> str:
@@ -282,7 +303,10 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
     matching = [d for d in every if d.state not in MISMATCH]
     if not matching:
         return f"0 of {len(every)} devices of driver {driver or '?'} match ({_mismatch_text(every, cls)})"
-    if any(d.state == "unknown" for d in matching):
+    unknown = [d for d in matching if d.state == "unknown"]
+    if unknown:
+        if all(d.evaluated for d in unknown):  # only holders are unknown (claims of other namespaces)
+            return f"no device is known to be free; {len(unknown)} may be: {unknown[0].detail}"
         return "no device is known to be free; some selectors could not be evaluated"
     states = Counter(d.state for d in matching)
     if set(states) <= {"allocated", "sibling-in-use"}:
@@ -290,6 +314,9 @@ def _summary(nodes: list[NodeReport], cls: str | None, driver: str | None, count
             return f"all {len(matching)} devices of driver {driver or '?'} are taken (selectors not evaluated)"
         return f"all {len(matching)} matching devices are taken"
     breakdown = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    if unevaluated:
+        scope = f"devices of driver {driver or '?'}"
+        return f"none of the {len(matching)} {scope} is free (selectors not evaluated; {breakdown})"
     return f"none of the {len(matching)} matching devices is free ({breakdown})"
 
 

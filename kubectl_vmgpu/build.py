@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import views as v
+from .buildspec import admission_inputs
 from .model import Obj
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -122,16 +123,17 @@ def vfio(params: Mapping[str, Any]) -> v.VfioConfig:
         policy, api = iommu.get("backendPolicy"), iommu.get("enableAPIDevice")
     elif iommu is not None:
         unknown.append("iommu")
+    # The driver decodes, then Normalize() turns an empty (or null) backendPolicy into LegacyOnly and a null
+    # enableAPIDevice into false before Validate() [dra-driver-nvidia-gpu v0.4.1
+    # api/nvidia.com/resource/v1beta1/vfiodeviceconfig.go]: both are valid.
     policy_text = policy if isinstance(policy, str) else ("" if policy is None else str(policy))
     return v.VfioConfig(
         backend_policy=policy_text or "LegacyOnly",
         enable_api_device=bool(api) if api is None or isinstance(api, bool) else None,
         unknown_fields=tuple(unknown),
         policy_raw=policy_text,
-        policy_given=policy is not None,
-        api_device_invalid=(
-            repr(api) if isinstance(iommu, dict) and "enableAPIDevice" in iommu and not isinstance(api, bool) else None
-        ),
+        policy_given=policy_text != "",
+        api_device_invalid=None if api is None or isinstance(api, bool) else repr(api),
     )
 
 
@@ -305,6 +307,7 @@ def vmi_devices(spec: Obj) -> v.VmiDevices:
                 plugin[kind].append(s(dev, "name"))
             elif s(dev, "claimName") or s(dev, "requestName"):
                 entries.append(v.GpuEntry(kind, s(dev, "name"), s(dev, "claimName"), s(dev, "requestName"), i))
+    spec_entries, spec_claims = admission_inputs(spec)
     return v.VmiDevices(
         entries=tuple(entries),
         sources=tuple(
@@ -313,6 +316,8 @@ def vmi_devices(spec: Obj) -> v.VmiDevices:
         ),
         device_plugin_gpus=tuple(plugin["gpu"]),
         device_plugin_host_devices=tuple(plugin["hostDevice"]),
+        spec_entries=spec_entries,
+        spec_claims=spec_claims,
     )
 
 

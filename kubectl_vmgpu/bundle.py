@@ -87,6 +87,8 @@ def _files(inv: Inventory, redact: bool) -> dict[str, bytes]:
         info["groups"] = {g: list(v) for g, v in sorted(inv.cluster.groups.items()) if g}
     info["listed"] = sorted(inv.listed)
     info["unavailable"] = [{"resource": r, "reason": why} for r, why in sorted(inv.cluster.unavailable.items())]
+    if inv.cluster.claims_namespace is not None:  # claims listed only there: other holders unknown
+        info["claimsNamespace"] = inv.cluster.claims_namespace
     out["cluster-info.yaml"] = _dump(info)
     for kind_name, objs in sorted(inv.objects.items()):
         if kind_name in NEVER_COLLECTED:

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     pass
 
 
-from .pipeline import EXIT_OK, EXIT_USAGE, _analysed, _emit, _link, _load, _notes, fail
+from . import pipeline
+from .pipeline import EXIT_OK, EXIT_USAGE, fail
 
 
 @click.group(
@@ -67,7 +68,7 @@ def describe(output: str, explain_allocation: bool, **kw: Any) -> None:
     if watch or watch_only:
         getcli.watch(scope(kw), "describe", watch_only, None)
         return
-    _emit("Describe", scope(kw), output, explain_all=explain_allocation)
+    pipeline._emit("Describe", scope(kw), output, explain_all=explain_allocation)
 
 
 def _severity(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -149,7 +150,7 @@ def doctor(output: str, fail_on: Any, ignore: tuple[str, ...], **kw: Any) -> Non
     for key in ignore:
         if lookup(key) is None:
             raise click.BadParameter(f"no check {key!r} (see --list-checks)", param_hint="--ignore")
-    code = _emit("Doctor", scope(kw), output, ignore).exit_code(fail_on)
+    code = pipeline._emit("Doctor", scope(kw), output, ignore).exit_code(fail_on)
     if code:
         sys.exit(code)
 
@@ -206,7 +207,7 @@ def collect(path: str | None, filename: str | None, old_output: str | None, no_r
     from . import bundle
 
     kw["name"], path = _bundle_path(kw.get("name"), path, filename, old_output)
-    inv, _idx, _views, _ns = _link(scope(kw))
+    inv, _idx, _views, _ns = pipeline._link(scope(kw))
     try:
         count = bundle.write(inv, path, redact=not no_redact)
     except OSError as exc:
@@ -230,8 +231,8 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
     from .render import devices as rdevices
     from .render import json as rjson
 
-    inv, _namespace, reader = _load(scope(kw, scoped=False))
-    _notes(inv)
+    inv, _namespace, reader = pipeline._load(scope(kw, scoped=False))
+    pipeline._notes(inv)
     if reader is not None:
         reader.close()
     rows = allocation.fleet(Index(inv), node)
@@ -272,7 +273,7 @@ def get(output: str, selector: str | None, no_headers: bool, sort_by: str | None
     if watch or watch_only:
         getcli.watch(sc, "get", watch_only, match)
         return
-    rep, idx = _analysed(sc, "Get")
+    rep, idx = pipeline._analysed(sc, "Get")
     now = getcli.now() if not (sc.demo or sc.snapshots) else (rget.snapshot_time(idx) or getcli.now())
     rows = rget.rows(rep, now, match)
     if not rows and output not in ("json", "yaml"):

@@ -105,6 +105,7 @@ class ClusterFacts:
     server_version: str | None = None
     groups: Mapping[str, tuple[str, ...]] | None = None  # group -> served versions, preferred first
     unavailable: Mapping[str, str] = field(default_factory=dict)  # resource.group -> why not read
+    claims_namespace: str | None = None  # claims read only here (cluster-wide refused): other holders unknown
 
 
 @dataclass

@@ -21,10 +21,16 @@ from kubectl_vmgpu.admission import (
     DeviceKind,
     Gates,
     admit,
-    entries_from_spec,
+    inputs,
     webhook_message,
 )
+from kubectl_vmgpu.build import vmi_devices
 from kubectl_vmgpu.views import KubeVirt
+
+
+def entries_from_spec(raw: dict[str, Any]) -> tuple[tuple[DeviceEntry, ...], tuple[ClaimSource, ...]]:
+    """The product's path: build reads the raw spec, admission.inputs types it for the admitter."""
+    return inputs(vmi_devices(raw))
 
 GPUS, HDS, RCS = "spec.domain.devices.gpus", "spec.domain.devices.hostDevices", "spec.resourceClaims"
 BOTH_GPU = "vmi.spec.domain.devices.gpus contains GPUs with both deviceName and claimRequest"

@@ -119,3 +119,30 @@ def test_devices_on_the_demo() -> None:
     doc = json.loads(cli("devices", "--demo", "--node", "xe8640-01", "-o", "json").out)
     assert doc["schemaVersion"] == 1 and {d["node"] for d in doc["devices"]} == {"xe8640-01"}
     assert [n["node"] for n in doc["nodes"]] == ["xe8640-01"]
+
+
+def test_devices_node_without_devices_says_which_node() -> None:
+    run = cli("devices", "--demo", "--node", "no-such-node")
+    assert run.code == 0
+    assert run.out == "No DRA devices on node no-such-node (no current ResourceSlice of that node).\n"
+
+
+@pytest.mark.parametrize("name", [p.name for p in scenario_dirs()] + ["demo"])
+def test_class_devices_listed_in_a_node_summary_are_of_the_class(name: str) -> None:
+    # Issue 16: without CEL a `type: gpu` device held by a pod was listed as a "vfio.gpu.nvidia.com device".
+    where = ["--demo"] if name == "demo" else ["-A", "--snapshot", str(SCENARIOS / name / "snapshot")]
+    doc = json.loads(cli("describe", "-o", "json", "--explain-allocation", *where).out)
+    for vmi in doc["vmis"]:
+        for gpu in vmi["gpus"]:
+            explain = gpu["links"]["allocation"].get("explain")
+            if not explain or explain["deviceClassName"] != "vfio.gpu.nvidia.com":
+                continue
+            for node in explain["nodes"]:
+                label = "vfio.gpu.nvidia.com device"
+                part = node["summary"].partition(label)[2].partition(";")[0] if label in node["summary"] else ""
+                head, _, items = part.partition(": ")
+                free = head.partition("free (")[2].rstrip(")").split(", ")
+                listed = set(free) | {item.split(" ")[0] for item in items.split(", ")}
+                for dev in node["devices"]:
+                    if dev["type"] != "vfio":
+                        assert dev["name"] not in listed, (name, node["summary"])

@@ -106,9 +106,17 @@ def feature_gate_off(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def old_metadata_path(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """KubeVirt v1.8.0-v1.8.2 read DRA metadata from a folder current drivers do not write."""
+    """KubeVirt v1.8.0-v1.8.2 read DRA metadata from a folder current drivers do not write.
+
+    Not when the launcher shows that this version's reader found every GPU's file there (a driver that
+    writes the old root; v1.8.2 globs it for template claims: kubevirt v1.8.2 pkg/dra/utils.go).
+    """
     kv = view.kubevirt
-    if kv.uses_old_metadata_path() and kv.reads_metadata_from() == "metadata":
+    found = bool(view.chains) and all(
+        c.evidence.metadata is not None and c.evidence.metadata_error is None and not c.evidence.metadata_launcher_error
+        for c in view.chains
+    )
+    if kv.uses_old_metadata_path() and kv.reads_metadata_from() == "metadata" and not found:
         yield Hit(
             kv.meta.ref if kv.meta else Ref("KubeVirt", None, "kubevirt"),
             f"KubeVirt {kv.label} reads DRA metadata from /var/run/dra-device-attributes/<claim>/<request>/, "
@@ -166,7 +174,11 @@ def driver_not_publishing(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def passthrough_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """vfio.gpu.nvidia.com is requested but the NVIDIA driver publishes no `type: vfio` device."""
+    """vfio.gpu.nvidia.com is requested but the NVIDIA driver publishes no `type: vfio` device.
+
+    The exclusions: dra-driver-nvidia-gpu pkg/featuregates/featuregates.go ValidateFeatureGates (DynamicMIG
+    at v25.12.0, v0.4.0, v0.4.1; NVMLDeviceHealthCheck from v0.4.0).
+    """
     if not ctx.idx.inv.knows("ResourceSlice", "resourceslices.resource.k8s.io"):
         return
     for chain in view.chains:
@@ -182,7 +194,10 @@ def passthrough_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
             f"{gpu_label(chain)} requests {VFIO_CLASS}, but none of the {count} {NVIDIA_DRIVER} devices "
             "is `type: vfio`: the driver's PassthroughSupport feature gate is off",
             "enable the driver's PassthroughSupport (and DeviceMetadata) feature gates in its Helm values "
-            "(featureGates) and make sure the IOMMU is on (intel_iommu=on / amd_iommu=on, vfio-pci loaded)",
+            "(featureGates) and make sure the IOMMU is on (intel_iommu=on / amd_iommu=on, vfio-pci loaded); "
+            "PassthroughSupport cannot be combined with DynamicMIG, nor (driver v0.4+) with NVMLDeviceHealthCheck: "
+            "the kubelet plugin refuses to start with both (`feature gate ... is currently mutually exclusive "
+            "with ...`), so turn those off",
             LinkName.CLASS,
             gpu=chain.gpu.name,
         )
@@ -240,8 +255,10 @@ CHECKS = (
         stage="cluster",
         summary="the KubeVirt DRA feature gate is off",
         explanation="GPUsWithDRA (HostDevicesWithDRA for hostDevices) is Alpha in v1.6-v1.8 (must be in featureGates) "
-        "and Beta, on by default, from v1.9 (off only when in disabledFeatureGates).",
+        "and Beta, on by default, from v1.9 (off only when in disabledFeatureGates). A gate in both lists is on "
+        "(explicitly enabled wins).",
         fix="Enable the gate in the KubeVirt CR.",
+        versions="KubeVirt v1.6-v1.9",
         run=feature_gate_off,
     ),
     VmiCheck(
@@ -250,7 +267,8 @@ CHECKS = (
         severity=E,
         stage="cluster",
         summary="KubeVirt v1.8.0-v1.8.2 reads metadata at the old path",
-        explanation="These releases look in /var/run/dra-device-attributes/, which current drivers do not write.",
+        explanation="These releases look in /var/run/dra-device-attributes/, which current drivers do not write "
+        "(silent when the launcher shows every file found there).",
         fix="Upgrade KubeVirt to v1.8.3 or newer.",
         versions="KubeVirt v1.8.0-v1.8.2",
         run=old_metadata_path,
@@ -283,7 +301,7 @@ CHECKS = (
         stage="cluster",
         summary="no VFIO devices published for vfio.gpu.nvidia.com",
         explanation="The NVIDIA driver publishes `type: vfio` devices only with its PassthroughSupport gate.",
-        fix="Enable PassthroughSupport in the driver; IOMMU on.",
+        fix="Enable PassthroughSupport in the driver (not with DynamicMIG or NVMLDeviceHealthCheck); IOMMU on.",
         versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver with PassthroughSupport",
         run=passthrough_not_enabled,
     ),

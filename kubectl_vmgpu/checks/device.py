@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from ..allocation import stranded
 from ..chain import Chain, Device, LinkName, VmiView
-from ..evidence import PCI_ADDRESS
+from ..evidence import PCI_ADDRESS  # KubeVirt's PCI_ADDRESS_PATTERN: either case
 from ..model import Ref, Severity
 from ..views import PCI_ATTR, PCIE_ROOT_ATTR, Claim, Slice, tolerates
 from .base import ClusterCheck, Context, E, Hit, VmiCheck, W, gpu_label
-
-PCI_FORMAT = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 
 def _slices_known(ctx: Context) -> bool:
@@ -161,13 +158,13 @@ def kubevirt_pcieroot_address(ctx: Context, view: VmiView) -> Iterator[Hit]:
 
 
 def pci_address_malformed(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """An allocated device whose pciBusID is not a lowercase DDDD:BB:SS.F address."""
+    """An allocated device whose pciBusID is not a DDDD:BB:SS.F address in hex (either case, as KubeVirt reads it)."""
     for chain in view.chains:
         dev = chain.device
-        if dev is not None and dev.pci and not PCI_FORMAT.match(dev.pci):
+        if dev is not None and dev.pci and not PCI_ADDRESS.match(dev.pci):
             yield Hit(
                 _device_ref(chain),
-                f"device {dev.name} publishes {PCI_ATTR} {dev.pci!r}, not a lowercase DDDD:BB:SS.F address: "
+                f"device {dev.name} publishes {PCI_ATTR} {dev.pci!r}, not a DDDD:BB:SS.F address: "
                 "KubeVirt cannot use it",
                 "report it to the driver's maintainers and upgrade the driver",
                 LinkName.DEVICE,
@@ -285,8 +282,10 @@ CHECKS = (
         name="pci-address-malformed",
         severity=E,
         stage="device",
-        summary="the pciBusID is not lowercase DDDD:BB:SS.F",
-        explanation="KubeVirt parses the extended BDF form only.",
+        summary="the pciBusID is not DDDD:BB:SS.F",
+        explanation="KubeVirt parses the extended BDF form only (PCI_ADDRESS_PATTERN, pkg/util/hardware/hw_utils.go: "
+        "hex digits of either case).",
+        versions="KubeVirt v1.6-v1.9",
         fix="Driver bug: upgrade the driver.",
         run=pci_address_malformed,
     ),

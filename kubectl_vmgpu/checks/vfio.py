@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..chain import Chain, LinkName, VmiView
-from ..model import FixPatch
+from ..model import FixPatch, Severity
 from ..views import OpaqueConfig
 from .base import Context, E, Hit, VmiCheck, claim_holder, gpu_label, restart, template_request_path
 
@@ -71,19 +71,24 @@ def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
             continue  # the driver injects it anyway (v25.12): works as is
         found = "its VfioDeviceConfig lacks iommu.enableAPIDevice: true" if configs else "it has no VfioDeviceConfig"
         holder = claim_holder(chain)
+        settled = chain.evidence.vfio is not None or _driver_has_api_config(ctx, chain)
         if iommufd_mode(chain):
             effect = "the driver will not inject /dev/iommu (iommufd mode: PreferIommuFD on a host with iommufd)"
         else:
             effect = "the driver will not inject /dev/vfio/vfio"
         yield Hit(
             holder,
-            f"{gpu_label(chain)} is a VFIO passthrough request but {found}: {effect} and libvirt cannot assign the GPU",
+            f"{gpu_label(chain)} is a VFIO passthrough request but {found}: {effect} and libvirt cannot assign the GPU"
+            + ("" if settled else _DRIVER_DOUBT),
             f"add to spec{'.spec' if chain.template is not None else ''}.devices of {holder}:\n"
             + API_DEVICE_YAML.format(request=chain.gpu.request_name)
             + "\nthen delete and recreate the claim (restart the VM for a template claim)",
             LinkName.CLAIM,
             gpu=chain.gpu.name,
-            fix_patch=None if configs else _api_device_patch(ctx, view, chain),
+            # No patch while the driver may be v25.12: its VfioDeviceConfig has no fields and strict decoding
+            # would refuse the iommu block the patch adds.
+            fix_patch=None if configs or not settled else _api_device_patch(ctx, view, chain),
+            severity=None if settled else Severity.WARNING,
         )
 
 
@@ -113,6 +118,29 @@ def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | N
     meta = chain.template.meta
     return FixPatch(
         found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [api_device_op(chain)], restart(view)
+    )
+
+
+# Driver v0.4.0+ publish `iommuFDEnabled` on every vfio device [dra-driver-nvidia-gpu v0.4.1
+# cmd/gpu-kubelet-plugin/deviceinfo.go]; v25.12.0 does not, always injects /dev/vfio/vfio and its
+# VfioDeviceConfig has no fields [v25.12.0 api/nvidia.com/resource/v1beta1/vfiodeviceconfig.go].
+# The DRA driver's own version is in no object the tool reads (slices' driverVersion is the kernel driver).
+_V04_ATTR = "iommuFDEnabled"
+_DRIVER_DOUBT = (
+    " (unconfirmed: /dev/vfio could not be read, and the driver's vfio devices publish no iommuFDEnabled, so it "
+    "may be v25.12, which always injects /dev/vfio/vfio and needs no VfioDeviceConfig)"
+)
+
+
+def _driver_has_api_config(ctx: Context, chain: Chain) -> bool:
+    """Whether the NVIDIA driver is v0.4+ (enableAPIDevice decides /dev/vfio/vfio): its vfio devices say so."""
+    if chain.device is not None:
+        return _V04_ATTR in chain.device.device.attributes
+    return any(
+        dev.type == "vfio" and _V04_ATTR in dev.attributes
+        for (driver, _, _), found in ctx.idx.devices.items()
+        if driver == NVIDIA_DRIVER
+        for _, dev in found
     )
 
 
@@ -203,10 +231,12 @@ CHECKS = (
         summary="VfioDeviceConfig lacks iommu.enableAPIDevice: true",
         explanation=(
             "Without it the NVIDIA driver (v0.4+) does not inject the VFIO API device libvirt needs: /dev/vfio/vfio, "
-            "or /dev/iommu in iommufd mode (PreferIommuFD on a host with iommufd)."
+            "or /dev/iommu in iommufd mode (PreferIommuFD on a host with iommufd). Driver v25.12 always "
+            "injected /dev/vfio/vfio: when /dev/vfio could not be read and the devices do not show a v0.4+ driver "
+            "(attribute iommuFDEnabled), the finding is a warning that names that doubt."
         ),
         fix="Add the opaque VfioDeviceConfig with enableAPIDevice: true.",
-        versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver v0.4+",
+        versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver v0.4+ (a warning when it may be v25.12)",
         run=api_device_not_enabled,
     ),
     VmiCheck(
@@ -231,7 +261,8 @@ CHECKS = (
         summary="the VfioDeviceConfig is invalid",
         explanation=(
             "The driver decodes strictly: unknown fields, unknown backendPolicy, configs for missing requests or "
-            "another driver, or several VFIO configs fail NodePrepareResources."
+            "another driver, or several VFIO configs fail NodePrepareResources. Its Normalize() runs before "
+            "Validate(): an empty or null backendPolicy (LegacyOnly) and a null enableAPIDevice (false) are valid."
         ),
         fix="Fix the config.",
         versions="all supported (KubeVirt v1.6-v1.9); NVIDIA DRA driver with VfioDeviceConfig",

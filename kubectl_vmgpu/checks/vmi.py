@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import admission
 from ..chain import Chain, LinkName, VmiView
-from ..model import FixPatch, Ref
+from ..model import FixPatch, Ref, Severity
+from ..views import KubeVirt
 from .base import (
     Context,
     E,
@@ -35,7 +37,9 @@ def claim_not_declared(ctx: Context, view: VmiView) -> Iterator[Hit]:
         if chain.source is not None:
             continue
         if not chain.gpu.claim_name:
-            message = f"{gpu_label(chain)} has requestName but no claimName (`claimName is required for DRA GPU`)"
+            # kubevirt v1.8.3+ pkg/dra/admitter: "DRA GPU" or "DRA HostDevice" by the list
+            typ = "GPU" if chain.gpu.kind == "gpu" else "HostDevice"
+            message = f"{gpu_label(chain)} has requestName but no claimName (`claimName is required for DRA {typ}`)"
         else:
             message = (
                 f"{gpu_label(chain)} uses claimName {chain.gpu.claim_name!r}, which is not in "
@@ -199,33 +203,78 @@ def _class_patch(ctx: Context, view: VmiView, chain: Chain, device_class: str) -
     return FixPatch(api_version, "ResourceClaimTemplate", meta.namespace, meta.name, "json", ops, restart(view))
 
 
+_WEBHOOK = 'admission webhook "virtualmachineinstances-create-validator.kubevirt.io" denied the request: '
+
+
+def _gates(kv: KubeVirt) -> admission.Gates:
+    """The DRA gates as the cluster resolves them; an unknown gate counts as on (feature-gate-off says when not)."""
+    return admission.Gates(
+        gpus=kv.gate_enabled("GPUsWithDRA") is not False,
+        host_devices=kv.gate_enabled("HostDevicesWithDRA") is not False,
+        networks=kv.gate_enabled("NetworkDevicesWithDRA") is True,
+    )
+
+
 def vm_start_refused(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VirtualMachine that should run, has no VMI, and carries a True `Failure` condition."""
-    vm = view.vm
+    """A VirtualMachine without a VMI that the DRA admission webhook refuses (or would refuse) to start.
+
+    A True `Failure` condition carries the refusal as recorded; otherwise (a stopped VM, or a snapshot taken
+    before the first attempt) the template spec is judged by the model of this release's admitter
+    (admission.py, kubevirt pkg/dra/admitter), with the webhook's own text.
+    """
+    vm, kv = view.vm, view.kubevirt
     if view.vmi is not None or vm is None:
         return
+    fix = (
+        f"fix what the message names in VirtualMachine {view.namespace}/{view.name} "
+        "(kubectl edit vm), or in the KubeVirt CR for a feature gate"
+    )
     if vm.failure is not None and vm.run_strategy != "Halted":
         yield Hit(
             owner_ref(view),
             f"VM {view.name} (runStrategy {vm.run_strategy}) has no VMI: {vm.failure}",
-            f"fix what the message names in VirtualMachine {view.namespace}/{view.name} "
-            "(kubectl edit vm), or in the KubeVirt CR for a feature gate; the VM controller retries",
+            fix + "; the VM controller retries",
+            LinkName.SPEC,
+        )
+        return
+    causes = admission.admit(kv.admitter_release(), _gates(kv), *admission.inputs(vm.devices))
+    if causes:
+        state = "is stopped" if vm.run_strategy == "Halted" else f"(runStrategy {vm.run_strategy}) has no VMI yet"
+        yield Hit(
+            owner_ref(view),
+            f"VM {view.name} {state}; KubeVirt {kv.label} will refuse to start it: "
+            + _WEBHOOK
+            + admission.webhook_message(causes),
+            fix + ", before starting it",
             LinkName.SPEC,
         )
 
 
 def dra_mixed_with_device_plugin(ctx: Context, view: VmiView) -> Iterator[Hit]:
-    """A VMI whose gpus[] mix device-plugin (deviceName) and DRA entries."""
+    """A VMI whose gpus[] mix device-plugin (deviceName) and DRA entries: refused from v1.8.3, a warning before.
+
+    hostDevices may mix in every release: kubevirt v1.8.3/v1.9.0 pkg/dra/admitter sets rejectMixed for GPUs
+    only (test "should accept a VMI with both DRA and non-DRA HostDevices"), whatever issue 16 says.
+    """
     plugin = view.devices.device_plugin_gpus
-    if plugin and view.chains:
-        dra = ", ".join(c.gpu.name for c in view.chains if c.gpu.kind == "gpu")
-        yield Hit(
-            owner_ref(view),
-            f"GPUs {', '.join(plugin)} use deviceName (device plugin) while {dra} use DRA; "
-            "KubeVirt v1.8.3+ rejects such a spec (`contains both DRA and non-DRA GPUs`)",
-            f"move every GPU of {view.name} to one flow (DRA: claimName/requestName)",
-            LinkName.SPEC,
-        )
+    dra = ", ".join(c.gpu.name for c in view.chains if c.gpu.kind == "gpu")
+    if not plugin or not dra:
+        return
+    kv = view.kubevirt
+    refused = kv.rejects_mixed_flows()
+    yield Hit(
+        owner_ref(view),
+        f"GPUs {', '.join(plugin)} use deviceName (device plugin) while {dra} use DRA; "
+        + (
+            f"KubeVirt {kv.label} rejects such a spec (`vmi.spec.domain.devices.gpus contains both DRA and non-DRA "
+            "GPUs; each GPU must be either DRA or non-DRA`)"
+            if refused
+            else f"KubeVirt {kv.label} admits it, but v1.8.3 and later reject it (`contains both DRA and non-DRA GPUs`)"
+        ),
+        f"move every GPU of {view.name} to one flow (DRA: claimName/requestName)",
+        LinkName.SPEC,
+        severity=Severity.ERROR if refused else None,
+    )
 
 
 CHECKS = (
@@ -307,9 +356,12 @@ CHECKS = (
         name="vm-start-refused",
         severity=E,
         stage="vmi",
-        summary="a VirtualMachine that should run has no VMI",
-        explanation="The VM's Failure condition carries the admission webhook's refusal.",
+        summary="the admission webhook refuses (or would refuse) to start a VirtualMachine",
+        explanation="The VM's Failure condition carries the admission webhook's refusal; a stopped VM (or one not "
+        "yet started) is judged by the model of that release's DRA admitter (requestName/claimName required, "
+        "duplicate names and claim/request pairs, DNS names, deviceName and claim both or neither, the gate).",
         fix="Fix what the message names, on the VM.",
+        versions="KubeVirt v1.6-v1.9 (the admitter of each release: v1.6.0, v1.8.0, v1.8.3, v1.9.0)",
         run=vm_start_refused,
     ),
     VmiCheck(
@@ -318,8 +370,10 @@ CHECKS = (
         severity=W,
         stage="vmi",
         summary="a VMI mixes device-plugin and DRA GPUs",
-        explanation="KubeVirt v1.8.3+ rejects VMIs that mix both flows.",
+        explanation="KubeVirt v1.8.3+ rejects VMIs whose gpus mix both flows (an error there, a warning before); "
+        "hostDevices may mix in every release (upstream admitter test).",
         fix="Use one flow.",
+        versions="KubeVirt v1.6-v1.9 (an error from v1.8.3)",
         run=dra_mixed_with_device_plugin,
     ),
 )

@@ -8,6 +8,8 @@ from .table import table
 
 
 def text(rows: list[DeviceState], node: str | None = None) -> str:
+    if not rows and node is not None:
+        return printable(f"No DRA devices on node {node} (no current ResourceSlice of that node).") + "\n"
     if not rows:
         return "No DRA devices published (no current ResourceSlice).\n"
     cells = [

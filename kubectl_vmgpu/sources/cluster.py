@@ -14,6 +14,7 @@ from .launchers import collect_evidence
 
 DRA_VERSIONS = ("v1", "v1beta2", "v1beta1")  # preferred first
 VMIS = "virtualmachineinstances.kubevirt.io"
+CLAIMS = "resourceclaims.resource.k8s.io"
 
 
 def _path(group_version: str, resource: str, namespace: str | None) -> str:
@@ -30,6 +31,7 @@ class Read:
     path: str
     query: dict[str, Any]
     single: bool = False
+    fallback: str | None = None  # the namespace to read instead when RBAC refuses this cluster-wide list
 
 
 def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None) -> list[Read]:
@@ -69,15 +71,19 @@ def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None
                 Read("VirtualMachine", "virtualmachines.kubevirt.io", _path(kv, "virtualmachines", namespace), {}),
             ]
         reads.append(Read("KubeVirt", "kubevirts.kubevirt.io", _path(kv, "kubevirts", None), {}))
+    # For one namespace, launchers and claims are still read cluster-wide: the allocation explainer must know
+    # who holds every device, and VMs of other namespaces hold devices too (issue 16).
+    wide = namespace if not scope.name else None
     reads += [
-        Read("Pod", "pods", _path("v1", "pods", namespace), {"labelSelector": launcher}),
+        Read("Pod", "pods", _path("v1", "pods", None if wide else namespace), {"labelSelector": launcher},
+             fallback=wide),
         Read("Event", "events", _path("v1", "events", namespace), {"fieldSelector": "type=Warning"}),
         # Node labels decide which nodes a pending launcher may use (the allocation explainer)
         Read("Node", "nodes", _path("v1", "nodes", None), {}),
     ]
     if dra:
         reads += [
-            Read("ResourceClaim", "resourceclaims.resource.k8s.io", _path(dra, "resourceclaims", namespace), {}),
+            Read("ResourceClaim", CLAIMS, _path(dra, "resourceclaims", None), {}, fallback=namespace),
             Read(
                 "ResourceClaimTemplate",
                 "resourceclaimtemplates.resource.k8s.io",
@@ -176,11 +182,28 @@ class Reader:
             _read_all(self.api, self.pool, [r for r in reads if r not in self._slices], inv, self._unavailable)
             if VMIS in self._unavailable:  # the subject of every report: without it there is nothing to say
                 raise SourceError(f"cannot read {VMIS}: {self._unavailable[VMIS]}")
-            inv.cluster = ClusterFacts(facts.server_version, facts.groups, self._unavailable)
+            claims_scope = self._narrow(reads, inv)
+            inv.cluster = ClusterFacts(facts.server_version, facts.groups, self._unavailable, claims_scope)
         except BaseException:
             self.close(cancel=True)
             raise
         return inv
+
+    def _narrow(self, reads: list[Read], inv: Inventory) -> str | None:
+        """Cluster-wide lists RBAC refused, read again in the namespace; the namespace when claims were narrowed."""
+        narrowed = None
+        for read in reads:
+            if read.fallback is None or read.resource not in self._unavailable:
+                continue
+            refused = self._unavailable.pop(read.resource)
+            base, _, resource = read.path.rpartition("/")
+            local = replace(read, path=f"{base}/namespaces/{_seg(read.fallback)}/{resource}", fallback=None)
+            _read_all(self.api, self.pool, [local], inv, self._unavailable)
+            if read.resource == CLAIMS and CLAIMS not in self._unavailable:
+                inv.notes.append(f"ResourceClaims read in namespace {read.fallback} only ({refused}): the holders "
+                                 "of devices in other namespaces are unknown")
+                narrowed = read.fallback
+        return narrowed
 
     def read_slices(self, inv: Inventory, nodes: set[str]) -> None:
         """The ResourceSlices of these nodes (of every node when there are none)."""

@@ -381,13 +381,13 @@ def _cluster_facts(docs: list[Obj]) -> ClusterFacts:
     if not docs:
         return ClusterFacts()
     doc = docs[-1]  # checked by _valid_info
-    groups = doc.get("groups")
+    groups, narrowed, version = doc.get("groups"), doc.get("claimsNamespace"), doc.get("serverVersion")
     unavailable = {str(u.get("resource")): str(u.get("reason", "")) for u in doc.get("unavailable") or []}
-    version = doc.get("serverVersion")
     return ClusterFacts(
         server_version=None if version is None else str(version),
         groups={str(g): tuple(str(v) for v in vs or ()) for g, vs in groups.items()} if groups is not None else None,
         unavailable=unavailable,
+        claims_namespace=narrowed if isinstance(narrowed, str) and narrowed else None,
     )
 
 

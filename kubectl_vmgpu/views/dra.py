@@ -42,8 +42,8 @@ class VfioConfig:
     enable_api_device: bool | None  # None: not a boolean (the driver refuses it)
     unknown_fields: tuple[str, ...] = ()
     policy_raw: str = ""  # as written, for messages
-    policy_given: bool = False  # backendPolicy written and not null ("" included)
-    api_device_invalid: str | None = None  # repr of an enableAPIDevice that is not a boolean (null included)
+    policy_given: bool = False  # backendPolicy written, not null and not "" (Normalize() defaults those)
+    api_device_invalid: str | None = None  # repr of an enableAPIDevice neither boolean nor null
 
     @property
     def iommufd(self) -> bool:

@@ -52,6 +52,30 @@ class ClaimSource:
 
 
 @dataclass(frozen=True, slots=True)
+class SpecEntry:
+    """A gpus[], hostDevices[] or networks[] entry as KubeVirt's admission webhook reads it.
+
+    claim_name/request_name are None when the key is absent (Go *string up to v1.8) and "" when empty; for a
+    network they are None without a `resourceClaim` object and "" for a key missing inside it.
+    """
+
+    kind: str  # "gpus" | "hostDevices" | "networks" (the JSON list it comes from)
+    name: str = ""
+    device_name: str = ""
+    claim_name: str | None = None
+    request_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpecClaim:
+    """A spec.resourceClaims entry as the webhook reads it: a source is None when its key is absent."""
+
+    name: str = ""
+    claim_name: str | None = None
+    template_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VmiDevices:
     """The DRA side of a VMI spec."""
 
@@ -59,6 +83,8 @@ class VmiDevices:
     sources: tuple[ClaimSource, ...] = ()
     device_plugin_gpus: tuple[str, ...] = ()  # gpus[] with deviceName (the older flow)
     device_plugin_host_devices: tuple[str, ...] = ()
+    spec_entries: tuple[SpecEntry, ...] = ()  # every entry, in spec order, for the admission model
+    spec_claims: tuple[SpecClaim, ...] = ()
 
     def source(self, name: str) -> ClaimSource | None:
         return next((s for s in self.sources if s.name == name), None)

@@ -71,14 +71,20 @@ def test_feature_gate_alpha_not_listed() -> None:
 
 
 def test_old_metadata_path() -> None:
-    (hit,) = f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 1))))
+    unread = [f.chain(evidence=f.evidence(metadata=None, metadata_files=()))]
+    (hit,) = f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 1))))
     assert hit.message.startswith(
         "KubeVirt v1.8.1 reads DRA metadata from /var/run/dra-device-attributes/<claim>/<request>/"
     )
     assert hit.subject == Ref("KubeVirt", "kubevirt", "kubevirt") and hit.link is LinkName.METADATA
-    (no_cr,) = f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 2), meta=None)))
+    (no_cr,) = f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 2), meta=None)))
     assert no_cr.subject == Ref("KubeVirt", None, "kubevirt")
-    assert f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 3)))) == []
+    assert f.hits(k.old_metadata_path, f.ctx(), f.view(unread, kubevirt=f.kubevirt((1, 8, 3)))) == []
+    # The launcher shows v1.8.2's reader found the file under the old root (kubevirt v1.8.2 pkg/dra/utils.go
+    # findMetadataByPodClaimName): nothing to upgrade for.
+    assert f.hits(k.old_metadata_path, f.ctx(), f.view(kubevirt=f.kubevirt((1, 8, 2)))) == []
+    failing = [f.chain(evidence=f.evidence(metadata_launcher_error="metadata not found for claim \"c\""))]
+    assert len(f.hits(k.old_metadata_path, f.ctx(), f.view(failing, kubevirt=f.kubevirt((1, 8, 2))))) == 1
 
 
 def test_device_class_missing() -> None:
@@ -119,6 +125,10 @@ def test_passthrough_not_enabled() -> None:
         "the driver's PassthroughSupport feature gate is off"
     )
     assert hit.link is LinkName.CLASS
+    # dra-driver-nvidia-gpu pkg/featuregates/featuregates.go: the plugin refuses these combinations.
+    assert "PassthroughSupport cannot be combined with DynamicMIG, nor (driver v0.4+) with NVMLDeviceHealthCheck" in (
+        hit.fix
+    )
     assert f.hits(k.passthrough_not_enabled, f.ctx(), unallocated) == []
 
 
@@ -128,3 +138,10 @@ def test_api_unreadable() -> None:
     assert [h.subject.name for h in found] == ["events", "pods"]
     assert found[1].message == "pods could not be read, so the checks that need it were skipped: 403 Forbidden"
     assert all(h.link is None for h in found)
+
+
+def test_feature_gate_in_both_lists_is_on() -> None:
+    # kubevirt v1.9.0 pkg/virt-config/featuregate IsEnabled / v1.8.0 isFeatureGateEnabled: enabled wins.
+    for version in ((1, 8, 3), (1, 9, 0)):
+        both = f.kubevirt(version, enabled_gates=("GPUsWithDRA",), disabled_gates=("GPUsWithDRA",))
+        assert f.hits(k.feature_gate_off, f.ctx(), f.view(kubevirt=both)) == [], version

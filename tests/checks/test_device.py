@@ -61,12 +61,18 @@ def test_pci_address_missing() -> None:
 
 
 def test_pci_address_malformed() -> None:
-    upper = f.view([f.chain(device=f.device(device=f.slice_device(pci="0000:3B:00.0")))])
-    (hit,) = f.hits(d.pci_address_malformed, f.ctx(), upper)
+    short = f.view([f.chain(device=f.device(device=f.slice_device(pci="3b:00.0")))])
+    (hit,) = f.hits(d.pci_address_malformed, f.ctx(), short)
     assert hit.message == (
-        "device gpu-0 publishes resource.kubernetes.io/pciBusID '0000:3B:00.0', not a lowercase DDDD:BB:SS.F "
+        "device gpu-0 publishes resource.kubernetes.io/pciBusID '3b:00.0', not a DDDD:BB:SS.F "
         "address: KubeVirt cannot use it"
     )
+
+
+def test_pci_address_uppercase_is_accepted() -> None:
+    # kubevirt pkg/util/hardware/hw_utils.go PCI_ADDRESS_PATTERN takes hex digits of either case.
+    upper = f.view([f.chain(device=f.device(device=f.slice_device(pci="0000:3B:00.0")))])
+    assert f.hits(d.pci_address_malformed, f.ctx(), upper) == []
 
 
 def _tainted(effect: str) -> f.Chain:

@@ -7,7 +7,7 @@ from typing import Any
 from kubectl_vmgpu.chain import Device, LinkName
 from kubectl_vmgpu.checks import vfio as cv
 from kubectl_vmgpu.checks import vmi as c
-from kubectl_vmgpu.model import Ref
+from kubectl_vmgpu.model import Ref, Severity
 from kubectl_vmgpu.views import Attribute, ClaimSpec
 
 from . import factory as f
@@ -35,6 +35,9 @@ def test_claim_not_declared_without_claim_name_on_a_bare_vmi() -> None:
     (hit,) = f.hits(c.claim_not_declared, f.ctx(), f.view([chain], vm=None))
     assert hit.message == "GPU 'gpu1' has requestName but no claimName (`claimName is required for DRA GPU`)"
     assert hit.subject.kind == "VirtualMachineInstance" and "spec.domain.devices.gpus" in hit.fix
+    host = f.vfio_chain(source=None, gpu=f.gpu(claim_name="", kind="hostDevice"))
+    (hit,) = f.hits(c.claim_not_declared, f.ctx(), f.view([host], vm=None))
+    assert hit.message.endswith("(`claimName is required for DRA HostDevice`)")
 
 
 def test_claim_source_invalid() -> None:
@@ -187,10 +190,19 @@ def test_dra_mixed_with_device_plugin() -> None:
     mixed = f.devices(device_plugin_gpus=("legacy",))
     (hit,) = f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=mixed))
     assert hit.message == (
-        "GPUs legacy use deviceName (device plugin) while gpu1 use DRA; KubeVirt v1.8.3+ rejects such a spec "
-        "(`contains both DRA and non-DRA GPUs`)"
+        "GPUs legacy use deviceName (device plugin) while gpu1 use DRA; KubeVirt v1.9.0 rejects such a spec "
+        "(`vmi.spec.domain.devices.gpus contains both DRA and non-DRA GPUs; each GPU must be either DRA or non-DRA`)"
     )
     assert hit.fix == "move every GPU of vm1 to one flow (DRA: claimName/requestName)"
+    assert hit.severity is Severity.ERROR
+    (old,) = f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=mixed, kubevirt=f.kubevirt((1, 8, 2))))
+    assert old.severity is None and old.message.endswith(
+        "KubeVirt v1.8.2 admits it, but v1.8.3 and later reject it (`contains both DRA and non-DRA GPUs`)"
+    )
+    # hostDevices may mix (kubevirt v1.9.0 dra_admitter_test "should accept a VMI with both DRA and non-DRA
+    # HostDevices"): no finding.
+    hosts = f.devices(device_plugin_host_devices=("nic",))
+    assert f.hits(c.dra_mixed_with_device_plugin, f.ctx(), f.view(devices=hosts)) == []
 
 
 def test_request_not_found_lists_subrequests() -> None:
@@ -199,3 +211,68 @@ def test_request_not_found_lists_subrequests() -> None:
     chain = f.vfio_chain(gpu=f.gpu(request_name="x"), request=None, template=f.template(spec=spec), claim=None)
     (msg,) = f.messages(f.hits(c.request_not_found, f.ctx(), f.view([chain])))
     assert "has requests 'gpu', 'gpu/a100'" in msg
+
+
+def test_api_device_not_enabled_is_a_warning_when_the_driver_may_be_v25_12() -> None:
+    from kubectl_vmgpu.model import Severity
+
+    # /dev/vfio unread and the device publishes no iommuFDEnabled (driver v25.12 never does).
+    doubt = f.vfio_chain(configs=(), evidence=f.evidence(vfio=None))
+    (hit,) = f.hits(cv.api_device_not_enabled, f.ctx(), f.view([doubt]))
+    assert hit.severity is Severity.WARNING
+    assert hit.message.endswith(
+        "(unconfirmed: /dev/vfio could not be read, and the driver's vfio devices publish no iommuFDEnabled, so it "
+        "may be v25.12, which always injects /dev/vfio/vfio and needs no VfioDeviceConfig)"
+    )
+    # A v0.4+ device (iommuFDEnabled published) settles it: the check's own severity, no doubt.
+    dev = f.slice_device()
+    v04 = f.replace(dev, attributes={**dev.attributes, "iommuFDEnabled": Attribute("bool", True)})
+    settled = f.vfio_chain(configs=(), evidence=f.evidence(vfio=None), device=Device(f.resource_slice(), v04, True))
+    (hit,) = f.hits(cv.api_device_not_enabled, f.ctx(), f.view([settled]))
+    assert hit.severity is None and "unconfirmed" not in hit.message
+
+
+def _stopped(spec: dict[str, Any], version: tuple[int, int, int] = (1, 9, 0), **vm_kw: Any) -> list[str]:
+    from kubectl_vmgpu import build
+
+    vm = f.vm(devices=build.vmi_devices(spec), run_strategy="Halted", **vm_kw)
+    stopped: dict[str, Any] = {"vmi": None, "pod": None, "phase": "Stopped", "node": None, "pod_evidence": None}
+    kv = f.kubevirt(version, enabled_gates=("GPUsWithDRA", "HostDevicesWithDRA"))
+    view = f.view(vm=vm, kubevirt=kv, **stopped)
+    return f.messages(f.hits(c.vm_start_refused, f.ctx(), view))
+
+
+def _spec(gpus: list[dict[str, Any]], claims: list[dict[str, Any]] | None = None, **devices: Any) -> dict[str, Any]:
+    rcs = [{"name": "c", "resourceClaimTemplateName": "t"}] if claims is None else claims
+    return {"resourceClaims": rcs, "domain": {"devices": {"gpus": gpus, **devices}}}
+
+
+DENIED = (
+    "VM vm1 is stopped; KubeVirt {} will refuse to start it: admission webhook "
+    '"virtualmachineinstances-create-validator.kubevirt.io" denied the request: '
+)
+
+
+def test_vm_start_refused_judges_a_stopped_vm_by_the_admitter() -> None:
+    # kubevirt pkg/dra/admitter (v1.8.3, v1.9.0): the causes and texts of admission.py.
+    ok = _spec([{"name": "g0", "claimName": "c", "requestName": "r"}])
+    assert _stopped(ok) == []
+    pair = {"claimName": "c", "requestName": "r"}
+    dup = _spec([{"name": "g0", **pair}, {"name": "g1", **pair}])
+    assert _stopped(dup) == [DENIED.format("v1.9.0") + 'duplicate claimName/requestName pair "c/r"']
+    no_request = _spec([{"name": "g0", "claimName": "c"}])
+    assert _stopped(no_request, (1, 8, 3)) == [DENIED.format("v1.8.3") + "requestName is required for DRA GPU"]
+    both = _spec([{"name": "g0", "deviceName": "nvidia.com/GH100", "claimName": "c", "requestName": "r"}])
+    assert _stopped(both) == [
+        DENIED.format("v1.9.0") + "vmi.spec.domain.devices.gpus contains GPUs with both deviceName and claimRequest"
+    ]
+    bad_name = _spec([{"name": "g0", "claimName": "GPU.c", "requestName": "r"}], [{"name": "GPU.c",
+                                                                                   "resourceClaimName": "x"}])
+    (msg,) = _stopped(bad_name)
+    assert "spec.resourceClaims[0].name does not conform to the kubernetes DNS_LABEL rules" in msg
+    cross = _spec([{"name": "g0", "claimName": "c", "requestName": "r"}],
+                  hostDevices=[{"name": "h0", "claimName": "c", "requestName": "r"}])
+    assert _stopped(cross, (1, 8, 3)) == [
+        DENIED.format("v1.8.3") + 'duplicate claimName/requestName pair "c/r" between GPUs[0] and HostDevices[0]'
+    ]
+    assert _stopped(cross, (1, 8, 2)) == []  # the cross-list check came in v1.8.3

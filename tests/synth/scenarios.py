@@ -291,6 +291,15 @@ def _stranded() -> Lab:
     return lb
 
 
+def _mixed_v183() -> Lab:
+    """v1.8.3 refuses the mix (kubevirt v1.8.3 pkg/dra/admitter rejectMixed, GPUs only)."""
+    lb = lab("mixed-dra-and-device-plugin-v1-8-3", kubevirt="v1.8.3", gpus=4, nodes=1, permitted_host_devices=True,
+             feature_gates=["GPUsWithDRA"])
+    lb.add_workload("gpu-legacy", "device-plugin", "gpu-worker-01", "gpu-3")
+    lb.add_vm("rhel9-gpu", namespace="gpu-lab", device_plugin_gpu=True)
+    return lb
+
+
 def _stale() -> Lab:
     lb = lab("stale-generated-claim")
     lb.add_vm("rhel9-gpu", namespace="gpu-lab", faults={"stale-claim"})
@@ -430,6 +439,14 @@ SCENARIOS: list[Scenario] = [
         one_vm("kubevirt-old-metadata-path", kubevirt="v1.8.2", **V18),
     ),
     Scenario(
+        "template-claim-old-root-v1-8-2",
+        "KubeVirt v1.8.2, template claim, the driver writes the metadata under /var/run/dra-device-attributes/"
+        "<claim>/<request>/ with podClaimName: v1.8.2 finds it by globbing and matching podClaimName, read as one "
+        "JSON document (kubevirt v1.8.2 pkg/dra/utils.go findMetadataByPodClaimName)",
+        (),
+        one_vm("template-claim-old-root-v1-8-2", kubevirt="v1.8.2", metadata_old_root=True, **V18),
+    ),
+    Scenario(
         "multi-request-claim-v1-8-1",
         "KubeVirt v1.8.1, one claim with two requests: the pod keeps only the "
         "first request (issue 17672) and virt-launcher reads the old path",
@@ -551,6 +568,45 @@ SCENARIOS: list[Scenario] = [
         ("dra-mixed-with-device-plugin",),
         _mixed,
     ),
+    Scenario(
+        "mixed-dra-and-device-plugin-v1-8-3",
+        "KubeVirt v1.8.3 VM with a deviceName GPU and a DRA GPU: the webhook refuses the VMI (`contains both DRA "
+        "and non-DRA GPUs`, kubevirt v1.8.3 pkg/dra/admitter/dra_admitter.go rejectMixed); hostDevices may mix "
+        "(its test \"should accept a VMI with both DRA and non-DRA HostDevices\")",
+        ("dra-mixed-with-device-plugin", "vm-start-refused"),
+        _mixed_v183,
+    ),
+    Scenario(
+        "vm-stopped-duplicate-request",
+        "a stopped VM (runStrategy Halted) whose two GPUs share one claimName/requestName pair: the v1.9.0 "
+        "admitter (kubevirt pkg/dra/admitter/dra_admitter.go) will refuse its VMI on start",
+        ("vm-start-refused",),
+        one_vm("vm-stopped-duplicate-request", {"duplicate_gpu": True, "run_strategy": "Halted"}),
+    ),
+    Scenario(
+        "feature-gate-both-lists-v1-8",
+        "KubeVirt v1.8.3 with GPUsWithDRA in both featureGates and disabledFeatureGates: the gate is on "
+        "(explicitly enabled wins, kubevirt v1.8.0 pkg/virt-config/feature-gates.go isFeatureGateEnabled)",
+        (),
+        one_vm("feature-gate-both-lists-v1-8", kubevirt="v1.8.3", feature_gates=["GPUsWithDRA"],
+               disabled_gates=["GPUsWithDRA"]),
+    ),
+    Scenario(
+        "vfio-config-empty-policy",
+        "VfioDeviceConfig with backendPolicy \"\": the driver's Normalize() makes it LegacyOnly before Validate() "
+        "(dra-driver-nvidia-gpu v0.4.1 api/nvidia.com/resource/v1beta1/vfiodeviceconfig.go)",
+        (),
+        one_vm("vfio-config-empty-policy", {"vfio": {"iommu": {"backendPolicy": "", "enableAPIDevice": True}}}),
+    ),
+    Scenario(
+        "api-device-unconfirmed-driver-v25-12",
+        "NVIDIA driver v25.12.0 (no iommuFDEnabled attribute; it always injects /dev/vfio/vfio, "
+        "api/nvidia.com/resource/v1beta1/vfiodeviceconfig.go has no fields at v25.12.0), no VfioDeviceConfig, and "
+        "pods/exec forbidden: enableAPIDevice cannot be confirmed missing, a warning",
+        ("api-device-not-enabled", "evidence-unavailable"),
+        one_vm("api-device-unconfirmed-driver-v25-12", {"vfio": None, "faults": {"exec-forbidden"}},
+               driver="v25.12.0", kubevirt="v1.7.2", kubernetes="v1.34.3"),
+    ),
     # launcher pod and claim
     Scenario(
         "launcher-pod-quota",
@@ -656,9 +712,17 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "pci-address-malformed",
-        "the driver publishes an uppercase pciBusID (0000:3B:00.0)",
+        "the driver publishes NVML's bus id form 00000000:3b:00.0 (8-digit domain), which KubeVirt's "
+        "PCI_ADDRESS_PATTERN (pkg/util/hardware/hw_utils.go) refuses: `failed to parse pci address`",
         ("pci-address-malformed",),
         _malformed,
+    ),
+    Scenario(
+        "pci-address-uppercase",
+        "the driver publishes an uppercase pciBusID (0000:3B:00.0); KubeVirt's PCI_ADDRESS_PATTERN "
+        "(pkg/util/hardware/hw_utils.go, [0-9a-fA-F]) accepts it",
+        (),
+        one_vm("pci-address-uppercase", {"faults": {"pci-uppercase"}}),
     ),
     Scenario(
         "device-tainted",

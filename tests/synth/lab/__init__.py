@@ -45,6 +45,7 @@ class Lab:
         start_minutes: float = 0.0,
         permitted_host_devices: bool = False,
         postfilter_message: bool = True,
+        metadata_old_root: bool = False,
     ) -> None:
         self.name = name
         self.ids = Ids(name)
@@ -65,6 +66,9 @@ class Lab:
         # "still not schedulable" precedes DefaultPreemption's message. Off only for the scenarios generated
         # before it was modelled (their bytes are frozen).
         self.postfilter_message = postfilter_message
+        # The driver writes its metadata under /var/run/dra-device-attributes/<claim>/<request>/, the root
+        # KubeVirt v1.8.0-v1.8.2 read (current drivers use the KEP-5304 root /var/run/kubernetes.io/...).
+        self.metadata_old_root = metadata_old_root
         self.nodes: list[Node] = []
         self.vms: list[VM] = []
         self.workloads: list[Workload] = []
@@ -125,6 +129,10 @@ class Lab:
         return vtuple(self.driver)[0] == 0
 
     def gate_on(self, gate: str) -> bool:
+        # explicitly enabled > explicitly disabled > Beta default [kubevirt v1.9.0 pkg/virt-config/featuregate
+        # IsEnabled; v1.8.0 isFeatureGateEnabled checks featureGates first]
+        if gate in self.feature_gates:
+            return True
         if gate in self.disabled_gates and self.kv >= (1, 8):
             return False
         if self.kv >= (1, 9):

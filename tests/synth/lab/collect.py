@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .. import evidence as ev
 from ..ids import uid
 from ..model import DRIVER
-from .launcher import METADATA_ROOT, api_device, mdev_uuid, pci_in_metadata
+from .launcher import METADATA_ROOT, OLD_METADATA_ROOT, api_device, mdev_uuid, pci_in_metadata
 from .records import Chain, Device, Obj, go_quote
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def _metadata_files(lab: Lab, ch: Chain, claim: Obj, base: str) -> None:
             entries.append({"driver": DRIVER, "pool": d.node, "name": d.name, "attributes": attrs})
         apis = ("metadata.resource.k8s.io/v1beta1",) if "metadata-v1beta1" in vm.faults else (ev.METADATA_API,)
         stream = ev.metadata_stream(claim, vm.pod_claim if vm.claim == "template" else None, [(r, entries)], apis)
-        lab.files[f"{base}/files{METADATA_ROOT}/{sub}/{claim_dir}/{r}/{DRIVER}-metadata.json"] = stream
+        if lab.metadata_old_root:  # one folder per ResourceClaim (the generated name for a template claim)
+            path = f"{OLD_METADATA_ROOT}/{claim['metadata']['name']}/{r}"
+        else:
+            path = f"{METADATA_ROOT}/{sub}/{claim_dir}/{r}"
+        lab.files[f"{base}/files{path}/{DRIVER}-metadata.json"] = stream
 
 
 def _dev_vfio(lab: Lab, ch: Chain, base: str, when: datetime, unavailable: dict[str, str]) -> None:

@@ -56,9 +56,13 @@ def _config_error(lab: Lab, vm: VM, prefix: str) -> str:
     if unknown:
         return prefix + ("error creating map of opaque device config: error decoding config parameters: strict "
                          f"decoding error: unknown field {go_quote(unknown[0])}")
+    # Normalize() then Validate(): "" (or null) becomes LegacyOnly; an unknown value is refused with `%v` and the
+    # supported list [dra-driver-nvidia-gpu v0.4.1 cmd/gpu-kubelet-plugin/device_state.go,
+    # api/nvidia.com/resource/v1beta1/iommu.go; unchanged on main]
     pol = iommu.get("backendPolicy")
-    if pol is not None and pol not in ("LegacyOnly", "PreferIommuFD"):
-        return prefix + f"error validating VfioDeviceConfig: unknown IOMMU backend policy: {go_quote(pol)}"
+    if pol and pol not in ("LegacyOnly", "PreferIommuFD"):
+        return prefix + (f"error validating GPU config: unknown IOMMU backend policy: {pol}, supported IOMMU backend "
+                         "policies: LegacyOnly, PreferIommuFD")
     return ""
 
 

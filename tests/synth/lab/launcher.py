@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from . import Lab
 
 METADATA_ROOT = "/var/run/kubernetes.io/dra-device-attributes"
+OLD_METADATA_ROOT = "/var/run/dra-device-attributes"  # read by KubeVirt v1.8.0-v1.8.2
 
 
 def api_device(lab: Lab, vm: VM) -> bool:
@@ -35,7 +36,9 @@ def pci_in_metadata(vm: VM, d: Device) -> str | None:
         return None
     pci = d.slot.pci
     if "pci-malformed" in vm.faults:
-        return pci.upper().replace("0X", "0x")
+        return "0000" + pci
+    if "pci-uppercase" in vm.faults:
+        return pci.upper()
     return pci
 
 
@@ -48,7 +51,9 @@ def _metadata_error(lab: Lab, vm: VM, claim_ref: str, request: str, wired: bool,
     d = ch.devices[0][1] if ch.devices else None
     sub = "resourceclaimtemplates" if vm.claim == "template" else "resourceclaims"
     if (1, 8, 0) <= lab.kv < (1, 8, 3):
-        return "old-path"
+        # v1.8.2 globs <old root>/*/<request>/*-metadata.json and matches podClaimName (template claims)
+        found = lab.metadata_old_root and lab.metadata_written() and wired and d is not None and d.kind == "vfio"
+        return "" if found else "old-path"
     has_request = any(r.split("/")[0] == request for r, _ in ch.devices)
     written = lab.metadata_written() and wired and has_request and d is not None and d.kind in ("vfio", "vgpu")
     folder = f"{METADATA_ROOT}/{sub}/{claim_ref}/{request}"
@@ -87,6 +92,10 @@ def _host_device_error(lab: Lab, ch: Chain) -> str:
             detail = "" if err == "old-path" else f" {err}"
             return f"{kind_word} {dname} has no mdevUUID or pciBusID in metadata for claim {vm.pod_claim} " \
                    f"request {r}{detail}"
+        if "pci-malformed" in vm.faults and i < len(ch.devices):
+            # kubevirt v1.9.0 virtwrap/device/hostdevice/dra/gpu_hostdev.go, pkg/util/hardware/hw_utils.go
+            return f"failed to create PCI device for {dname}: failed to parse pci address " \
+                   f"{pci_in_metadata(vm, ch.devices[i][1])}"
     return ""
 
 

@@ -97,6 +97,8 @@ def after_allocation(lab: Lab, vm: VM, d: Device) -> None:
     if "no-pci" in vm.faults:
         d.pci_published = ""
     if "pci-malformed" in vm.faults:
+        d.pci_published = "0000" + d.slot.pci
+    if "pci-uppercase" in vm.faults:
         d.pci_published = d.slot.pci.upper()
     if "taint" in vm.faults:
         d.taints.append({"effect": "NoSchedule", "key": "gpu.nvidia.com/xid", "timeAdded":
