@@ -233,6 +233,13 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
         out.update(_metadata(kv, gpu, devices, bool(source and source.template_name), folder_claim, pod_ev))
     elif reads and "metadata" in pod_ev.unavailable:
         out["metadata_error"] = pod_ev.unavailable["metadata"]
+    out.update(_device_nodes_and_domain(gpu, pod_ev))
+    return Evidence(**out)
+
+
+def _device_nodes_and_domain(gpu: GpuEntry, pod_ev: PodEvidence) -> dict[str, Any]:
+    """The /dev listings and the GPU's hostdev in the domain XML, or why each is unknown."""
+    out: dict[str, Any] = {}
     if pod_ev.vfio_listing is not None:
         out["vfio"] = ev.parse_vfio_listing(pod_ev.vfio_listing)
     elif "vfio" in pod_ev.unavailable:
@@ -251,7 +258,7 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
             out.update(domain_name=name, hostdevs=hostdevs, hostdev=hostdev)
     elif "domain" in pod_ev.unavailable:
         out["domain_error"] = pod_ev.unavailable["domain"]
-    return Evidence(**out)
+    return out
 
 
 def _metadata(
