@@ -33,12 +33,16 @@ def dicts(obj: Any, key: str) -> list[dict[str, Any]]:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:  # the common case, first (issue 15: millions of calls on a large fleet)
+        return value
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def s(obj: Any, key: str) -> str:
     """obj[key] as text ('' when absent or not a scalar; YAML booleans as Kubernetes writes them)."""
     value = obj.get(key) if isinstance(obj, dict) else None
+    if type(value) is str:
+        return value
     return "" if value is None or isinstance(value, (dict, list)) else _text(value)
 
 

@@ -158,6 +158,8 @@ def unmarshal_document(text: str) -> Any:
 
 def fold(name: str) -> str:
     """encoding/json foldName: ASCII upper-cased, other runes ToUpper(ToLower(r)); keys match folded."""
+    if name.isascii():
+        return name.upper()
     out = []
     for ch in name:
         if ord(ch) < 0x80:
@@ -237,17 +239,34 @@ class Decoder:
             for key, item in value:
                 out[key] = self.decode(item, t.elem)
             return out
-        exact = dict(t.fields)
-        folded: dict[str, tuple[str, GoType]] = {}
-        for name, ftype in t.fields:
-            folded.setdefault(fold(name), (name, ftype))
-        saved = (list(self._stack), self._struct)
+        exact, folded = _fields(t)
+        stack, saved = self._stack, self._struct
+        depth = len(stack)
         for key, item in value:
             match = (key, exact[key]) if key in exact else folded.get(fold(key))
             if match is None:
                 continue  # unknown fields are ignored, whatever their value
-            self._stack.append(match[0])
+            stack.append(match[0])
             self._struct = t.name
             out[match[0]] = self.decode(item, match[1], out.get(match[0]))
-            self._stack, self._struct = list(saved[0]), saved[1]
+            del stack[depth:]
+            self._struct = saved
         return out
+
+
+_FieldTables = tuple[dict[str, GoType], dict[str, tuple[str, GoType]]]
+_TABLES: dict[int, tuple[GoType, _FieldTables]] = {}
+
+
+def _fields(t: GoType) -> _FieldTables:
+    """A struct's fields by exact and by folded name, made once per type (keyed by identity: hashing a
+    GoType walks every nested type)."""
+    cached = _TABLES.get(id(t))
+    if cached is not None and cached[0] is t:
+        return cached[1]
+    folded: dict[str, tuple[str, GoType]] = {}
+    for name, ftype in t.fields:
+        folded.setdefault(fold(name), (name, ftype))
+    tables = (dict(t.fields), folded)
+    _TABLES[id(t)] = (t, tables)
+    return tables

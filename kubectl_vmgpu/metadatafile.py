@@ -144,7 +144,8 @@ def _refuse_unsafe(path: str, text: str) -> None:
     """Files we do not model: truncated by `head -c`, or nested past our own limit."""
     if len(text) >= execs.MAX_FILE_BYTES and len(text.encode("utf-8", "replace")) >= execs.MAX_FILE_BYTES:
         raise RefusedEvidence(f"{path}: {execs.MAX_FILE_BYTES} bytes or more (more than is read), refused")
-    if _depth(text) > MAX_JSON_DEPTH:
+    # every opener counted, strings included, bounds the depth: the walk only when that bound is passed
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
         raise RefusedEvidence(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels, refused")
 
 

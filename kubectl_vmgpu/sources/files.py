@@ -81,15 +81,16 @@ def walk_tree(root: str, label: str, wanted: Wanted, budget: Budget, skipped: li
     real_root = os.path.realpath(root)
     first = os.stat(real_root)
     seen = {(first.st_dev, first.st_ino)}
-    stack: list[tuple[str, PurePosixPath]] = [(real_root, PurePosixPath())]
+    # relative paths as `a/b` text: a PurePosixPath only for the files (the tree has many more folders)
+    stack: list[tuple[str, str]] = [(real_root, "")]
     while stack:
         path, rel = stack.pop()
         try:
             names = sorted(os.listdir(path), reverse=True)
         except OSError as exc:
-            raise SourceError(f"{label}/{rel}: cannot be read ({exc.strerror or exc})") from None
+            raise SourceError(f"{label}/{rel or '.'}: cannot be read ({exc.strerror or exc})") from None
         for name in names:
-            crel, full = rel / name, os.path.join(path, name)
+            crel, full = f"{rel}/{name}" if rel else name, os.path.join(path, name)
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
                 target = _link_target(full, real_root, f"{label}/{crel}", skipped)
@@ -103,11 +104,11 @@ def walk_tree(root: str, label: str, wanted: Wanted, budget: Budget, skipped: li
                     continue
                 seen.add((st.st_dev, st.st_ino))
                 stack.append((full, crel))
-            elif wanted(crel):
+            elif wanted(pure := PurePosixPath(crel)):
                 if not stat.S_ISREG(st.st_mode):
                     skipped.append(f"{label}/{crel}: {kind_of(st.st_mode)}, not read")
                     continue
-                yield crel, f"{label}/{crel}", read_regular(full, f"{label}/{crel}", budget)
+                yield pure, f"{label}/{crel}", read_regular(full, f"{label}/{crel}", budget)
 
 
 def _link_target(link: str, real_root: str, label: str, skipped: list[str]) -> tuple[str, os.stat_result] | None:
