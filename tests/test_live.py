@@ -193,6 +193,7 @@ def test_all_namespaces_makes_a_constant_number_of_requests(tmp_path: Path) -> N
 
 
 def test_named_vmi_reads_only_its_nodes_slices(tmp_path: Path) -> None:
+    """A named VMI reads its own node's slices and its Node object by name, never every node (issue 15)."""
     snap = _big(tmp_path, 20, 4)
     with KubeAPIServer.from_snapshot(snap) as srv:
         kc = str(srv.write_kubeconfig(tmp_path / "kc"))
@@ -203,6 +204,8 @@ def test_named_vmi_reads_only_its_nodes_slices(tmp_path: Path) -> None:
         assert [r.param("fieldSelector") for r in slice_reads] == [f"spec.nodeName={node}"]
         gets = [r.path for r in srv.requests if r.path.endswith("/vm-00001")]
         assert len(gets) == 2  # the VMI and the VM, by name
+        node_reads = [r.path for r in srv.requests if "/nodes" in r.path]
+        assert node_reads == [f"/api/v1/nodes/{node}"], node_reads
         assert_read_only(srv)
 
 

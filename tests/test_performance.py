@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubectl_vmgpu.jsonout import dumps_indented
-from kubectl_vmgpu.sources import snapshot
+from kubectl_vmgpu.sources import bounds, snapshot
 from kubectl_vmgpu.sources.errors import SourceError
 from tests.conftest import full
 from tests.helpers import REPO, cli, scenario_dirs
@@ -152,7 +152,7 @@ def test_json_depth_is_read_from_the_text_outside_strings(depth: int, refused: b
     for doc, deep in ((hide, refused), (invent, False)):
         data = json.dumps(doc).encode()
         data += b" " * (256 * data.count(b"\\"))  # few enough escapes for the text path
-        assert snapshot._json_brackets(data) is not None
+        assert bounds._json_brackets(data) is not None
         if deep:
             with pytest.raises(SourceError, match=f"JSON nested deeper than {snapshot.MAX_DEPTH} levels, refused"):
                 snapshot._check_depth("f.json", data, json.loads(data))
@@ -164,7 +164,7 @@ def test_json_depth_is_read_from_the_text_outside_strings(depth: int, refused: b
         with pytest.raises(SourceError, match="nested deeper"):
             snapshot.load([str(tmp_path)])
     escapes = json.dumps({"s": "\\" * 1000, "x": _nested(depth - 1, lambda d: [d])}).encode()
-    assert snapshot._json_brackets(escapes) is None
+    assert bounds._json_brackets(escapes) is None
     with pytest.raises(SourceError) if refused else contextlib.nullcontext():
         snapshot._check_depth("g.json", escapes, json.loads(escapes))
 
@@ -174,7 +174,7 @@ def test_json_depth_precheck_is_cheaper_than_walking_the_tree(tmp_path: Path) ->
     data = (write_clone(fleet_base(vmis=100, nodes=15), 2, tmp_path).list_file or tmp_path).read_bytes()
     doc = json.loads(data)
     text_s = min(timeit.repeat(lambda: snapshot._check_depth("f", data, doc), number=3, repeat=3))
-    walk_s = min(timeit.repeat(lambda: snapshot._walk_depth("f", doc), number=3, repeat=3))
+    walk_s = min(timeit.repeat(lambda: bounds._walk_depth("f", doc), number=3, repeat=3))
     assert text_s < walk_s, (text_s, walk_s)
 
 

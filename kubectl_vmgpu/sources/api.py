@@ -1,6 +1,5 @@
 """The transport: the official client on raw JSON (paged lists, retries, one-line errors) and exec."""
 
-
 from __future__ import annotations
 
 import contextlib

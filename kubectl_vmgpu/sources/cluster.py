@@ -34,66 +34,59 @@ class Read:
     fallback: str | None = None  # the namespace to read instead when RBAC refuses this cluster-wide list
 
 
+def _kubevirt_reads(kv: str, scope: Scope, namespace: str | None) -> list[Read]:
+    """The VMIs and VMs in scope (a named one by name), and the KubeVirt CR."""
+    if scope.name and namespace:
+        reads = [
+            Read(kind, resource, _path(kv, plural, namespace) + f"/{_seg(scope.name)}", {}, single=True)
+            for kind, plural, resource in (
+                ("VirtualMachineInstance", "virtualmachineinstances", VMIS),
+                ("VirtualMachine", "virtualmachines", "virtualmachines.kubevirt.io"),
+            )
+        ]
+    else:
+        reads = [
+            Read("VirtualMachineInstance", VMIS, _path(kv, "virtualmachineinstances", namespace), {}),
+            Read("VirtualMachine", "virtualmachines.kubevirt.io", _path(kv, "virtualmachines", namespace), {}),
+        ]
+    return [*reads, Read("KubeVirt", "kubevirts.kubevirt.io", _path(kv, "kubevirts", None), {})]
+
+
+def _dra_reads(dra: str, namespace: str | None) -> list[Read]:
+    """Claims (cluster-wide: the explainer must know every holder), templates, classes and slices."""
+    return [
+        Read("ResourceClaim", CLAIMS, _path(dra, "resourceclaims", None), {}, fallback=namespace),
+        Read(
+            "ResourceClaimTemplate",
+            "resourceclaimtemplates.resource.k8s.io",
+            _path(dra, "resourceclaimtemplates", namespace),
+            {},
+        ),
+        Read("DeviceClass", "deviceclasses.resource.k8s.io", _path(dra, "deviceclasses", None), {}),
+        Read("ResourceSlice", "resourceslices.resource.k8s.io", _path(dra, "resourceslices", None), {}),
+    ]
+
+
 def plan(groups: dict[str, tuple[str, ...]], scope: Scope, namespace: str | None) -> list[Read]:
     """The reads for a scope: the same calls however many VMIs there are."""
     kv = "kubevirt.io/v1" if "v1" in groups.get("kubevirt.io", ()) else None
     dra_version = next((v for v in DRA_VERSIONS if v in groups.get("resource.k8s.io", ())), None)
-    dra = f"resource.k8s.io/{dra_version}" if dra_version else None
     launcher = "kubevirt.io=virt-launcher"
-    reads: list[Read] = []
-    if kv:
-        if scope.name and namespace:
-            reads += [
-                Read(
-                    "VirtualMachineInstance",
-                    "virtualmachineinstances.kubevirt.io",
-                    _path(kv, "virtualmachineinstances", namespace) + f"/{_seg(scope.name)}",
-                    {},
-                    single=True,
-                ),
-                Read(
-                    "VirtualMachine",
-                    "virtualmachines.kubevirt.io",
-                    _path(kv, "virtualmachines", namespace) + f"/{_seg(scope.name)}",
-                    {},
-                    single=True,
-                ),
-            ]
-            launcher += f",vm.kubevirt.io/name={scope.name}"
-        else:
-            reads += [
-                Read(
-                    "VirtualMachineInstance",
-                    "virtualmachineinstances.kubevirt.io",
-                    _path(kv, "virtualmachineinstances", namespace),
-                    {},
-                ),
-                Read("VirtualMachine", "virtualmachines.kubevirt.io", _path(kv, "virtualmachines", namespace), {}),
-            ]
-        reads.append(Read("KubeVirt", "kubevirts.kubevirt.io", _path(kv, "kubevirts", None), {}))
+    reads: list[Read] = _kubevirt_reads(kv, scope, namespace) if kv else []
+    if kv and scope.name and namespace:
+        launcher += f",vm.kubevirt.io/name={scope.name}"
     # For one namespace, launchers and claims are still read cluster-wide: the allocation explainer must know
     # who holds every device, and VMs of other namespaces hold devices too (issue 16).
     wide = namespace if not scope.name else None
     reads += [
-        Read("Pod", "pods", _path("v1", "pods", None if wide else namespace), {"labelSelector": launcher},
-             fallback=wide),
+        Read(
+            "Pod", "pods", _path("v1", "pods", None if wide else namespace), {"labelSelector": launcher}, fallback=wide
+        ),
         Read("Event", "events", _path("v1", "events", namespace), {"fieldSelector": "type=Warning"}),
         # Node labels decide which nodes a pending launcher may use (the allocation explainer)
         Read("Node", "nodes", _path("v1", "nodes", None), {}),
     ]
-    if dra:
-        reads += [
-            Read("ResourceClaim", CLAIMS, _path(dra, "resourceclaims", None), {}, fallback=namespace),
-            Read(
-                "ResourceClaimTemplate",
-                "resourceclaimtemplates.resource.k8s.io",
-                _path(dra, "resourceclaimtemplates", namespace),
-                {},
-            ),
-            Read("DeviceClass", "deviceclasses.resource.k8s.io", _path(dra, "deviceclasses", None), {}),
-            Read("ResourceSlice", "resourceslices.resource.k8s.io", _path(dra, "resourceslices", None), {}),
-        ]
-    return reads
+    return reads + (_dra_reads(f"resource.k8s.io/{dra_version}", namespace) if dra_version else [])
 
 
 def _discover(api: Api, pool: ThreadPoolExecutor) -> ClusterFacts:
@@ -149,8 +142,8 @@ class Reader:
     """One cluster connection: `read` the scope, then (a second phase the caller runs after linking) the
     slices of the nodes a named VMI touches and the evidence of the launchers it chose.
 
-    -A and -n make the same calls however many VMIs exist; a named VMI reads only the ResourceSlices of
-    the nodes its chains touch (all of them while it is unscheduled).
+    -A and -n make the same calls however many VMIs exist; a named VMI reads only the ResourceSlices and Node
+    objects of the nodes its chains touch (all of them while it is unscheduled).
     """
 
     def __init__(self, scope: Scope) -> None:
@@ -177,7 +170,7 @@ class Reader:
             facts = _discover(self.api, self.pool)
             reads = plan(dict(facts.groups or {}), self.scope, self.namespace)
             targeted = bool(self.scope.name and self.namespace)
-            self._slices = [r for r in reads if targeted and r.kind == "ResourceSlice"]
+            self._slices = [r for r in reads if targeted and r.kind in ("ResourceSlice", "Node")]
             self.needs_nodes = bool(self._slices)
             _read_all(self.api, self.pool, [r for r in reads if r not in self._slices], inv, self._unavailable)
             if VMIS in self._unavailable:  # the subject of every report: without it there is nothing to say
@@ -200,15 +193,26 @@ class Reader:
             local = replace(read, path=f"{base}/namespaces/{_seg(read.fallback)}/{resource}", fallback=None)
             _read_all(self.api, self.pool, [local], inv, self._unavailable)
             if read.resource == CLAIMS and CLAIMS not in self._unavailable:
-                inv.notes.append(f"ResourceClaims read in namespace {read.fallback} only ({refused}): the holders "
-                                 "of devices in other namespaces are unknown")
+                inv.notes.append(
+                    f"ResourceClaims read in namespace {read.fallback} only ({refused}): the holders "
+                    "of devices in other namespaces are unknown"
+                )
                 narrowed = read.fallback
         return narrowed
 
     def read_slices(self, inv: Inventory, nodes: set[str]) -> None:
-        """The ResourceSlices of these nodes (of every node when there are none)."""
-        per_node = [replace(self._slices[0], query={"fieldSelector": f"spec.nodeName={n}"}) for n in sorted(nodes)]
-        _read_all(self.api, self.pool, per_node or self._slices, inv, self._unavailable)
+        """The ResourceSlices and Node objects of these nodes (every node's while the VMI is unscheduled)."""
+        if not nodes:
+            _read_all(self.api, self.pool, self._slices, inv, self._unavailable)
+            return
+        reads = []
+        for read in self._slices:
+            for node in sorted(nodes):
+                if read.kind == "Node":  # its own node by name, not every node
+                    reads.append(replace(read, path=f"{read.path}/{_seg(node)}", single=True))
+                else:
+                    reads.append(replace(read, query={"fieldSelector": f"spec.nodeName={node}"}))
+        _read_all(self.api, self.pool, reads, inv, self._unavailable)
 
     def read_evidence(self, inv: Inventory, targets: list[tuple[str, str, str]]) -> None:
         """Run the fixed commands in each (namespace, pod, VMI) launcher."""

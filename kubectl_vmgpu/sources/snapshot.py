@@ -6,7 +6,6 @@ import io
 import json
 import lzma
 import os
-import re
 import stat
 import tarfile
 import zlib
@@ -26,6 +25,8 @@ try:  # libyaml is several times faster when the platform has it
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-Python PyYAML (the single-file build)
     _Loader = yaml.SafeLoader
+
+from .bounds import _ANCHOR, _SURROGATE, MAX_DEPTH, _check_depth, _check_events, _first_line, _indent_bound, _openers
 
 CLUSTER_INFO = ("vmgpu.kubevirt.io/v1alpha1", "ClusterInfo")
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -146,7 +147,8 @@ class _Reader:
             unavailable = ev.get("unavailable", {})
             inv.evidence[key] = PodEvidence(
                 metadata_files=None if "metadata" in unavailable else ev.get("metadata"),
-                vfio_listing=ev.get("vfio"), iommu_listing=ev.get("iommu"),  # fmt: skip
+                vfio_listing=ev.get("vfio"),
+                iommu_listing=ev.get("iommu"),  # fmt: skip
                 domain_xml=ev.get("domain"),
                 unavailable=unavailable,
             )
@@ -192,134 +194,6 @@ def _documents(label: str, data: bytes, suffix: str) -> Iterator[Any]:
 
 
 # ---- documents that would hang, crash or exhaust the tool ------------------------------------
-
-MAX_DEPTH = 100  # nesting levels of one document; Kubernetes objects use a few dozen at most
-MAX_NODES = 2_000_000  # nodes of one document with its YAML aliases expanded
-_ANCHOR = re.compile(r"(?:^|[\s\[{,])[&*][^\s,\[\]{}]")
-_OPENER = re.compile(r"\[(?!\s*\])|\{(?!\s*\})")
-# Indentation and block indicators at the start of a line, one indicator (with the blanks before it) per
-# repetition and at most MAX_DEPTH + 1 of them: a repeated group costs the regex engine memory per
-# repetition (a 10 MB line of spaces once peaked at 1.27 GB), and past MAX_DEPTH the bound has done its job.
-_LEAD = re.compile(rf"^(?:[ \t]*(?:[-?:](?=[ \t]|$)|[&!][^ \t]*)){{0,{MAX_DEPTH + 1}}}[ \t]*", re.MULTILINE)
-_SURROGATE = re.compile(r"\\[uU]0{0,4}[dD][89a-fA-F]")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0].split(";")[0]
-
-
-def _openers(text: str) -> int:
-    """How many non-empty flow collections open in the text: a bound on flow nesting."""
-    return text.count("[") + text.count("{")
-
-
-def _indent_bound(text: str) -> int:
-    """The longest run of indentation and block indicators: a bound on block nesting."""
-    return max((m.end() - m.start() for m in _LEAD.finditer(text)), default=0)
-
-
-def _check_events(label: str, text: str) -> None:
-    """Refuse YAML nested too deep, with recursive aliases, or whose aliases expand too far."""
-    stack: list[int] = []  # nodes counted so far in each open collection
-    anchors: dict[str, int] = {}  # anchor -> expanded node count (-1 while its collection is open)
-    open_anchors: list[str | None] = []
-    total = 0
-    try:
-        for event in yaml.parse(io.StringIO(text), Loader=_Loader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) >= MAX_DEPTH:
-                    raise SourceError(f"{label}: YAML nested deeper than {MAX_DEPTH} levels, refused")
-                stack.append(1)
-                open_anchors.append(event.anchor)
-                if event.anchor:
-                    anchors[event.anchor] = -1
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) and stack:
-                size = stack.pop()
-                anchor = open_anchors.pop()
-                if anchor:
-                    anchors[anchor] = size
-                if stack:
-                    stack[-1] += size
-                else:
-                    total += size
-            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
-                size = 1
-                if isinstance(event, yaml.AliasEvent):
-                    size = anchors.get(str(event.anchor), 1)
-                    if size < 0:
-                        raise SourceError(f"{label}: YAML alias *{event.anchor} refers to itself, refused")
-                elif event.anchor:
-                    anchors[event.anchor] = 1
-                if stack:
-                    stack[-1] += size
-                else:
-                    total += size
-            elif isinstance(event, yaml.DocumentEndEvent):
-                total = 0
-            if total + sum(stack) > MAX_NODES:
-                raise SourceError(f"{label}: YAML aliases expand to more than {MAX_NODES} nodes, refused")
-    except yaml.YAMLError as exc:
-        if "maximum nesting depth" in str(exc):  # libyaml's own limit, reached before ours is counted
-            raise SourceError(f"{label}: YAML nested deeper than {MAX_DEPTH} levels, refused") from None
-        return  # the load that follows reports the syntax error with its line
-
-
-def _check_depth(label: str, data: bytes, doc: Any) -> None:
-    """Refuse a parsed JSON document nested deeper than MAX_DEPTH.
-
-    Read from its text: the brackets outside strings, nested pairs removed a level per pass (C-speed
-    bytes operations, a few passes for real objects). A text of mostly escapes is walked instead.
-    """
-    brackets = _json_brackets(data)
-    if brackets is None:
-        _walk_depth(label, doc)
-        return
-    for _ in range(MAX_DEPTH):
-        if not brackets:
-            return
-        brackets = brackets.replace(b"[]", b"")  # every innermost pair: one level less everywhere
-    if brackets:
-        raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
-
-
-_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
-_SQUARE = bytes.maketrans(b"{}", b"[]")
-
-
-def _json_brackets(data: bytes) -> bytes | None:
-    """The brackets of valid JSON text outside its strings, `{}` as `[]`; None when escapes abound.
-
-    Bracket bytes never occur inside a multi-byte UTF-8 sequence, so the bytes are read as they are.
-    """
-    if data.count(b"\\") > len(data) >> 8:
-        return None  # one Python step per escape below: the tree walk is cheaper then
-    parts = []
-    start, i = 0, data.find(b"\\")
-    while i >= 0:  # outside strings valid JSON has no backslash; inside, each starts an escape of one more byte
-        parts.append(data[start:i].translate(None, _NOT_STRUCTURE))
-        start = i + 2
-        i = data.find(b"\\", start)
-    parts.append(data[start:].translate(None, _NOT_STRUCTURE))
-    # `""`: a string without brackets, or two strings with no bracket between them; dropping the pair
-    # keeps every later quote's parity, so what is left between quotes is still string content
-    seq = b"".join(parts).replace(b'""', b"")
-    if b'"' in seq:
-        seq = b"".join(seq.split(b'"')[::2])
-    return seq.translate(_SQUARE)
-
-
-def _walk_depth(label: str, doc: Any) -> None:
-    """Refuse a JSON document nested deeper than MAX_DEPTH (walked without recursion)."""
-    stack = [(doc, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
-        if depth > MAX_DEPTH:
-            raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
-        depth += 1
-        for child in node.values() if type(node) is dict else node if type(node) is list else ():
-            if type(child) is dict or type(child) is list:
-                push((child, depth))
 
 
 def scrub(doc: Any, text: str | None = None) -> Any:
