@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from kubectl_vmgpu.render.get import human_duration  # kubectl's HumanDuration, one implementation
+
 from .discovery import Resource
 
 Cell = Callable[[dict[str, Any]], Any]
@@ -18,34 +20,6 @@ def _get(obj: Any, *keys: str | int) -> Any:
         else:
             obj = obj.get(key) if isinstance(obj, dict) else None
     return obj
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery's duration.HumanDuration, used for AGE and LAST SEEN."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes, hours = s // 60, s // 3600
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
 
 
 def _since(value: Any) -> str:
