@@ -26,6 +26,11 @@ def d(obj: Any, key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def dicts(obj: Any, key: str) -> list[dict[str, Any]]:
     """The dict items of the list obj[key]."""
     value = obj.get(key) if isinstance(obj, dict) else None
@@ -138,10 +143,11 @@ def vfio(params: Mapping[str, Any]) -> v.VfioConfig:
         policy_raw=policy_text,
         policy_given=policy_text != "",
         api_device_invalid=None if api is None or isinstance(api, bool) else repr(api),
+        iommu_block=isinstance(iommu, dict),
     )
 
 
-def config(raw: Obj, default_source: str) -> v.OpaqueConfig:
+def config(raw: Obj, default_source: str, index: int = -1) -> v.OpaqueConfig:
     opaque = d(raw, "opaque")
     params = d(opaque, "parameters")
     kind = s(params, "kind")
@@ -152,6 +158,7 @@ def config(raw: Obj, default_source: str) -> v.OpaqueConfig:
         parameters=params,
         kind=kind,
         vfio=vfio(params) if kind == VFIO_KIND else None,
+        index=index,
     )
 
 
@@ -159,7 +166,9 @@ def claim_spec(spec: Obj) -> v.ClaimSpec:
     devices = d(spec, "devices")
     return v.ClaimSpec(
         requests=tuple(request(r) for r in dicts(devices, "requests")),
-        configs=tuple(config(c, "FromClaim") for c in dicts(devices, "config")),
+        configs=tuple(
+            config(c, "FromClaim", i) for i, c in enumerate(_list(devices, "config")) if isinstance(c, dict)
+        ),
     )
 
 

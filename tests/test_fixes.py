@@ -18,6 +18,7 @@ COVERED: dict[str, tuple[str, ...]] = {
     "request-not-found": ("request-name-typo",),
     "not-a-passthrough-class": ("container-gpu-class",),
     "feature-gate-off": ("feature-gate-off-v1-8", "feature-gate-off-v1-9-disabled"),
+    "api-device-not-enabled": ("api-device-not-enabled",),
 }
 BY_NAME = {sc.name: sc for sc in SCENARIOS}
 

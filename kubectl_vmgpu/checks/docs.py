@@ -43,9 +43,10 @@ PROVEN = {
     "not-a-passthrough-class": "a JSON patch of the template's deviceClassName (plus a VfioDeviceConfig when it "
     "has none), then a VM restart; proven by tests/test_fixes.py.",
     "feature-gate-off": "a merge patch of the KubeVirt CR's gate lists; proven by tests/test_fixes.py.",
-    "api-device-not-enabled": "a JSON patch adding a VfioDeviceConfig to the template, only when it has no "
-    "VfioDeviceConfig (no scenario has that case alone; the same operation is proven within "
-    "not-a-passthrough-class's patch). A config that lacks the field is fixed by hand.",
+    "api-device-not-enabled": "a JSON patch of the template: enableAPIDevice: true in its VfioDeviceConfig "
+    "(proven by tests/test_fixes.py), or a new VfioDeviceConfig when it has none (proven within "
+    "not-a-passthrough-class's patch). None for a direct claim, a DeviceClass config, a config the driver "
+    "refuses anyway (vfio-config-invalid), or a driver that may be v25.12 (whose config has no fields).",
 }
 
 

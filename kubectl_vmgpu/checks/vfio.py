@@ -80,16 +80,28 @@ def api_device_not_enabled(ctx: Context, view: VmiView) -> Iterator[Hit]:
             holder,
             f"{gpu_label(chain)} is a VFIO passthrough request but {found}: {effect} and libvirt cannot assign the GPU"
             + ("" if settled else _DRIVER_DOUBT),
-            f"add to spec{'.spec' if chain.template is not None else ''}.devices of {holder}:\n"
-            + API_DEVICE_YAML.format(request=chain.gpu.request_name)
-            + "\nthen delete and recreate the claim (restart the VM for a template claim)",
+            _api_device_fix(chain, holder, configs),
             LinkName.CLAIM,
             gpu=chain.gpu.name,
             # No patch while the driver may be v25.12: its VfioDeviceConfig has no fields and strict decoding
             # would refuse the iommu block the patch adds.
-            fix_patch=None if configs or not settled else _api_device_patch(ctx, view, chain),
+            fix_patch=_api_device_patch(ctx, view, chain) if settled else None,
             severity=None if settled else Severity.WARNING,
         )
+
+
+def _api_device_fix(chain: Chain, holder: object, configs: list[OpaqueConfig]) -> str:
+    """Set the flag in the VfioDeviceConfig that applies (one VFIO config group per claim), or add one."""
+    then = "then delete and recreate the claim (restart the VM for a template claim)"
+    if configs:
+        where = "the DeviceClass's" if configs[0].source == "FromClass" else f"{holder}'s"
+        return f"set iommu.enableAPIDevice: true in {where} VfioDeviceConfig (a claim takes one VFIO config), {then}"
+    spec = ".spec" if chain.template is not None else ""
+    return (
+        f"add to spec{spec}.devices of {holder}:\n"
+        + API_DEVICE_YAML.format(request=chain.gpu.request_name)
+        + f"\n{then}"
+    )
 
 
 def api_device_op(chain: Chain) -> dict[str, object]:
@@ -111,14 +123,31 @@ def api_device_op(chain: Chain) -> dict[str, object]:
 
 
 def _api_device_patch(ctx: Context, view: VmiView, chain: Chain) -> FixPatch | None:
-    """The VfioDeviceConfig added to the GPU's template (none there yet); the VM restart makes a new claim."""
+    """enableAPIDevice on the template's VfioDeviceConfig, or a new one when it has none; the VM restart makes a
+    new claim from it. None for a direct claim or a class config (edited by hand)."""
     found = template_request_path(ctx, chain)
     if found is None or chain.template is None:
         return None
+    mine = [
+        c
+        for c in chain.template.spec.configs
+        if c.vfio is not None and (not c.requests or chain.gpu.request_name in c.requests)
+    ]
+    if not mine and vfio_configs(chain):  # the config that applies is not the template's (a DeviceClass's)
+        return None
+    if mine and mine[0].vfio is not None and (mine[0].vfio.unknown_fields or mine[0].vfio.api_device_invalid):
+        return None  # strict decoding refuses that config whatever the flag says: vfio-config-invalid first
+    op = api_device_op(chain) if not mine else _enable_op(mine[0])
     meta = chain.template.meta
-    return FixPatch(
-        found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [api_device_op(chain)], restart(view)
-    )
+    return FixPatch(found[0], "ResourceClaimTemplate", meta.namespace, meta.name, "json", [op], restart(view))
+
+
+def _enable_op(cfg: OpaqueConfig) -> dict[str, object]:
+    """enableAPIDevice: true in an existing VfioDeviceConfig of the template (its iommu block added if absent)."""
+    base = f"/spec/spec/devices/config/{cfg.index}/opaque/parameters/iommu"
+    if cfg.vfio is not None and cfg.vfio.iommu_block:
+        return {"op": "add", "path": f"{base}/enableAPIDevice", "value": True}
+    return {"op": "add", "path": base, "value": {"enableAPIDevice": True}}
 
 
 # Driver v0.4.0+ publish `iommuFDEnabled` on every vfio device [dra-driver-nvidia-gpu v0.4.1

@@ -44,6 +44,7 @@ class VfioConfig:
     policy_raw: str = ""  # as written, for messages
     policy_given: bool = False  # backendPolicy written, not null and not "" (Normalize() defaults those)
     api_device_invalid: str | None = None  # repr of an enableAPIDevice neither boolean nor null
+    iommu_block: bool = False  # an `iommu` object is written (a fix adds enableAPIDevice into it)
 
     @property
     def iommufd(self) -> bool:
@@ -60,6 +61,7 @@ class OpaqueConfig:
     parameters: Mapping[str, object]  # the driver's own JSON, shown as is
     kind: str = ""
     vfio: VfioConfig | None = None
+    index: int = -1  # its position in the spec's config list (for a JSON patch); -1 when not from a spec
 
 
 @dataclass(frozen=True, slots=True)
