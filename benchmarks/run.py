@@ -38,16 +38,16 @@ from lib import PY, REPO, Variant, run  # noqa: E402
 from live import bench_critical, bench_exec, bench_live, bench_single, bench_startup  # noqa: E402
 from shared import FULL, QUICK, Bench, Config, proc_dict  # noqa: E402
 
-COMMANDS = (("doctor", "text"), ("doctor", "json"), ("describe", "text"), ("describe", "json"))
+COMMANDS = (("doctor", "text"), ("doctor", "json"), ("describe", "text"), ("describe", "json"), ("get", "table"))
 FLOOR = str(Path(__file__).with_name("floor.py"))
 
 
 def command_label(command: str, output: str) -> str:
-    return f"{command} -A {output}"
+    return f"{command} -A" if output == "table" else f"{command} -A {output}"
 
 
 def bench_snapshot(b: Bench) -> None:
-    """Each size: the floor and the four snapshot commands, interleaved run by run."""
+    """Each size: the floor and the snapshot commands (doctor, describe, get), interleaved run by run."""
     cfg, v = b.cfg, b.variant
     out: dict[str, Any] = {}
     for size in cfg.sizes:
@@ -56,7 +56,8 @@ def bench_snapshot(b: Bench) -> None:
               + (f" (generated in {f.seconds:.1f}s)" if f.seconds else ""))
         cmds = {"floor": [PY, FLOOR, str(f.path)]}
         for command, output in COMMANDS:
-            cmds[command_label(command, output)] = v.tool(command, "-A", "-o", output, "--snapshot", str(f.path))
+            fmt = () if output == "table" else ("-o", output)  # `get` prints its table by default
+            cmds[command_label(command, output)] = v.tool(command, "-A", *fmt, "--snapshot", str(f.path))
         timeout = cfg.timeout_big if size == max(cfg.sizes) else cfg.timeout
         runs: dict[str, list[dict[str, Any]]] = {}
         for _ in range(cfg.reps_big if size == max(cfg.sizes) else cfg.reps):

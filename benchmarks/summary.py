@@ -7,7 +7,17 @@ import math
 from typing import Any
 
 from lib import median
-from shared import EXEC_GOAL, GROWTH_GOAL, LIVE_GOAL, ROUND_TRIPS_GOAL, RSS_GOAL, SINGLE_GOAL, SNAPSHOT_GOAL, Bench
+from shared import (
+    EXEC_GOAL,
+    GET_GOAL,
+    GROWTH_GOAL,
+    LIVE_GOAL,
+    ROUND_TRIPS_GOAL,
+    RSS_GOAL,
+    SINGLE_GOAL,
+    SNAPSHOT_GOAL,
+    Bench,
+)
 
 Row = tuple[str, str, str, bool | None]  # target, goal, figure, met (None: not measured)
 
@@ -36,9 +46,10 @@ def snapshot_rows(b: Bench) -> list[Row]:
         for label, rs in runs.items():
             if label != "floor":
                 ratio = _med(rs) / floor
-                rows.append((f"snapshot `{label}`, {int(size):,} VMIs, vs the floor", f"≤ {SNAPSHOT_GOAL}x",
+                goal = GET_GOAL if label.startswith("get") else SNAPSHOT_GOAL  # the table: at most 1.2x
+                rows.append((f"snapshot `{label}`, {int(size):,} VMIs, vs the floor", f"≤ {goal}x",
                              f"{_lower(rs)}{ratio:.2f}x ({_s(_med(rs))} vs {_s(floor)})",
-                             not _lower(rs) and ratio <= SNAPSHOT_GOAL))
+                             not _lower(rs) and ratio <= goal))
     sizes = list(snap)
     if len(sizes) >= 2:
         a, z = snap[sizes[0]]["runs"], snap[sizes[-1]]["runs"]
@@ -55,7 +66,7 @@ def snapshot_rows(b: Bench) -> list[Row]:
             floor_rss = max(r["maxrss"] for r in runs["floor"])
             worst = max((k for k in runs if k != "floor"), key=lambda k: max(r["maxrss"] for r in runs[k]))
             rss = max(r["maxrss"] for r in runs[worst])
-            rows.append((f"peak RSS, {int(size):,} VMIs, the largest of the four commands vs the floor",
+            rows.append((f"peak RSS, {int(size):,} VMIs, the largest of the commands vs the floor",
                          f"≤ {RSS_GOAL}x", f"{rss / floor_rss:.2f}x (`{worst}` {_mib(rss)} vs {_mib(floor_rss)})",
                          rss / floor_rss <= RSS_GOAL))
     return rows
@@ -138,7 +149,6 @@ def report(b: Bench, meta: dict[str, Any], machine: dict[str, str]) -> str:
         f"## Goals: {passed} of {sum(1 for r in rows if r[3] is not None)} met", "",
         "| target | goal | measured | |", "|---|---|---|---|",
         *[f"| {t} | {g} | {f} | {_verdict(ok)} |" for t, g, f, ok in rows],
-        "", "`get -A` (a table of 20,000 VMIs, ≤ 1.2x the floor): not measured, the plugin has no `get` command.",
         "", *details(b), "", *METHOD.format(latency=b.cfg.latency * 1000, delay=b.cfg.exec_delay * 1000).splitlines(),
     ]
     if b.notes:
