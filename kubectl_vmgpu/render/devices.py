@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+
 from ..allocation import DeviceState
 from ..sources.errors import printable
 from .table import table
+
+
+@dataclass(frozen=True)
+class NodeDevices:
+    """One node's line of `devices`: how many devices, how many in each state, which are free."""
+
+    node: str
+    devices: int
+    states: dict[str, int]
+    free: tuple[str, ...]
+
+
+def per_node(rows: list[DeviceState]) -> list[NodeDevices]:
+    """The fleet's devices summed per node, in the rows' node order."""
+    nodes: dict[str, list[DeviceState]] = {}
+    for d in rows:
+        nodes.setdefault(d.node, []).append(d)
+    return [
+        NodeDevices(
+            node, len(devs), dict(Counter(d.state for d in devs)), tuple(d.name for d in devs if d.state == "free")
+        )
+        for node, devs in nodes.items()
+    ]
 
 
 def text(rows: list[DeviceState], node: str | None = None) -> str:
@@ -24,15 +50,9 @@ def text(rows: list[DeviceState], node: str | None = None) -> str:
         for d in rows
     ]
     out = [table(("NODE", "DEVICE", "TYPE", "PCI BUS ID", "PRODUCT", "STATE"), cells)]
-    nodes: dict[str, list[DeviceState]] = {}
-    for d in rows:
-        nodes.setdefault(d.node, []).append(d)
-    for name, devs in nodes.items():
-        states: dict[str, int] = {}
-        for d in devs:
-            states[d.state] = states.get(d.state, 0) + 1
-        listing = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-        free = [d.name for d in devs if d.state == "free"]
-        out.append(printable(f"{name}: {len(devs)} devices ({listing}){'; free: ' + ', '.join(free) if free else ''}"))
+    for n in per_node(rows):
+        listing = ", ".join(f"{count} {state}" for state, count in sorted(n.states.items()))
+        free = f"; free: {', '.join(n.free)}" if n.free else ""
+        out.append(printable(f"{n.node}: {n.devices} devices ({listing}){free}"))
     out.append(f"Free passthrough (vfio) devices: {sum(1 for d in rows if d.state == 'free' and d.type == 'vfio')}")
     return "\n".join(out) + "\n"

@@ -10,6 +10,7 @@ from ..jsonout import dumps_indented
 from ..model import Finding, FixPatch, Severity
 from ..report import GpuReport, Report, VmiReport
 from ..views import Taint
+from .devices import per_node
 from .get import Row as GetRow
 
 SCHEMA_VERSION = 1
@@ -248,19 +249,13 @@ def report(r: Report) -> dict[str, Any]:
 
 
 def devices(origin: str, rows: list[DeviceState]) -> dict[str, Any]:
-    nodes: dict[str, dict[str, Any]] = {}
-    for d in rows:
-        entry = nodes.setdefault(d.node, {"node": d.node, "devices": 0, "free": [], "states": {}})
-        entry["devices"] += 1
-        entry["states"][d.state] = entry["states"].get(d.state, 0) + 1
-        if d.state == "free":
-            entry["free"].append(d.name)
+    nodes = [{"node": n.node, "devices": n.devices, "free": list(n.free), "states": n.states} for n in per_node(rows)]
     return {
         "schemaVersion": SCHEMA_VERSION,
         "kind": "Devices",
         "source": origin,
         "devices": [{"node": d.node, "pool": d.pool, **device(d)} for d in rows],
-        "nodes": list(nodes.values()),
+        "nodes": nodes,
     }
 
 
