@@ -262,7 +262,7 @@ def devices(node: str | None, output: str, **kw: Any) -> None:
 def get(output: str, selector: str | None, no_headers: bool, sort_by: str | None, **kw: Any) -> None:
     """One line per VMI (or VM without one): phase, node, GPUs ready/total, devices, status, age.
 
-    STATUS is the name of the first error finding (else warning) of `doctor`, or OK; a GPU is ready
+    STATUS is the check name of the first cause (error, else warning) of `doctor`, or OK; a GPU is ready
     when its chain has no error and the domain has its hostdev. With -A a NAMESPACE column leads.
     """
     from .render import get as rget

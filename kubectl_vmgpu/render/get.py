@@ -34,7 +34,7 @@ class Row:
     gpus_ready: int
     gpus_total: int
     devices: tuple[str, ...]
-    status: str  # the first error finding's check name, else the first warning's, else OK
+    status: str  # the first cause's check name (errors first, then warnings), else OK
     severity: str | None  # that finding's severity
     created: str
     age: str
