@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from .gojson import go_quote
 from .views import VmiDevices
 
 __all__ = [
@@ -325,24 +326,6 @@ def dns1123_subdomain_errors(value: str) -> list[str]:
     if not re.fullmatch(_SUBDOMAIN, value):
         errs.append(_SUBDOMAIN_MSG)
     return errs
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's %q (strconv.Quote) for the texts upstream quotes."""
-    parts = []
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            parts.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            parts.append(ch)
-        else:
-            code = ord(ch)
-            parts.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return '"' + "".join(parts) + '"'
 
 
 def webhook_message(rejections: Sequence[Rejection]) -> str:

@@ -84,7 +84,13 @@ def main(prog_name: str = "kubectl-vmgpu", **extra: Any) -> None:
     """
     if os.path.basename(sys.argv[0]) == completion.COMPLETE_EXE:
         sys.exit(complete_main(sys.argv[1:]))
-    sys.exit(run(prog_name=prog_name, **extra))
+    code = run(prog_name=prog_name, **extra)
+    # What a report read and built is not freed object by object on the way out (pipeline.KEPT): the
+    # streams are flushed, nothing else waits for the interpreter's exit (no temporary file, no thread).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code & 0xFF)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ _DECODER = json.JSONDecoder(object_pairs_hook=Obj, parse_int=Num, parse_float=Nu
 
 def go_quote(text: str) -> str:
     """strconv.Quote: what Go's %q prints."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # the common case, as it is (no escape to write)
     out = ['"']
     for ch in text:
         o = ord(ch)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import timeit
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubectl_vmgpu import jsonout
 from kubectl_vmgpu.jsonout import dumps_indented
 from kubectl_vmgpu.sources import bounds, snapshot
 from kubectl_vmgpu.sources.errors import SourceError
@@ -152,30 +154,48 @@ def test_json_depth_is_read_from_the_text_outside_strings(depth: int, refused: b
     for doc, deep in ((hide, refused), (invent, False)):
         data = json.dumps(doc).encode()
         data += b" " * (256 * data.count(b"\\"))  # few enough escapes for the text path
-        assert bounds._json_brackets(data) is not None
-        if deep:
-            with pytest.raises(SourceError, match=f"JSON nested deeper than {snapshot.MAX_DEPTH} levels, refused"):
-                snapshot._check_depth("f.json", data, json.loads(data))
-        else:
-            snapshot._check_depth("f.json", data, json.loads(data))
+        assert bounds.json_too_deep(data) is deep
+        assert bounds.walk_too_deep(json.loads(data)) is deep
     # the same verdict through the loader, the walk included (a text of escapes only is walked)
     (tmp_path / "f.json").write_text(json.dumps({"kind": "List", "items": [{"spec": hide}]}))
     if refused:
         with pytest.raises(SourceError, match="nested deeper"):
             snapshot.load([str(tmp_path)])
     escapes = json.dumps({"s": "\\" * 1000, "x": _nested(depth - 1, lambda d: [d])}).encode()
-    assert bounds._json_brackets(escapes) is None
-    with pytest.raises(SourceError) if refused else contextlib.nullcontext():
-        snapshot._check_depth("g.json", escapes, json.loads(escapes))
+    assert bounds.json_too_deep(escapes) is None
+    assert bounds.walk_too_deep(json.loads(escapes)) is refused
+    (tmp_path / "f.json").write_bytes(escapes)
+    with pytest.raises(SourceError, match="nested deeper") if refused else contextlib.nullcontext():
+        snapshot.load([str(tmp_path / "f.json")])
 
 
 def test_json_depth_precheck_is_cheaper_than_walking_the_tree(tmp_path: Path) -> None:
     """On a List of many objects (the common large file) the text pre-check beats the tree walk."""
     data = (write_clone(fleet_base(vmis=100, nodes=15), 2, tmp_path).list_file or tmp_path).read_bytes()
     doc = json.loads(data)
-    text_s = min(timeit.repeat(lambda: snapshot._check_depth("f", data, doc), number=3, repeat=3))
-    walk_s = min(timeit.repeat(lambda: bounds._walk_depth("f", doc), number=3, repeat=3))
+    text_s = min(timeit.repeat(lambda: bounds.json_too_deep(data), number=3, repeat=3))
+    walk_s = min(timeit.repeat(lambda: bounds.walk_too_deep(doc), number=3, repeat=3))
     assert text_s < walk_s, (text_s, walk_s)
+
+
+def test_a_large_file_is_parsed_without_a_copy_of_its_bytes(tmp_path: Path) -> None:
+    """Peak memory of reading a List file (issue 15): its text and objects, as the floor holds them, not
+    also its bytes (a third copy of the largest file, when the reader held them while parsing)."""
+    path = write_clone(fleet_base(vmis=100, nodes=15), 1, tmp_path).list_file
+    assert path is not None
+
+    def peak(read: Any) -> int:
+        tracemalloc.start()
+        try:
+            kept = read()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            del kept
+
+    floor = peak(lambda: json.loads(path.read_bytes().decode()))
+    tool = peak(lambda: snapshot.load([str(path)]))
+    assert tool < 1.1 * floor, (tool, floor, path.stat().st_size)
 
 
 @pytest.mark.parametrize("command", [("doctor", "-A", "-o", "json"), ("describe", "-A", "-o", "json")])
@@ -203,4 +223,22 @@ JSON_VALUES = st.recursive(
 @settings(max_examples=300 if full() else 60, derandomize=True, database=None, deadline=None)
 @given(JSON_VALUES)
 def test_dumps_indented_equals_json_dumps_on_any_value(doc: Any) -> None:
+    assert dumps_indented(doc) == json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": [jsonout._HOLE, {"b": 1}], jsonout._HOLE: {"c": []}, "x": '"' + jsonout._HOLE},
+        [jsonout._HOLE, [1]],
+        ('"' + jsonout._HOLE, [1], {"k": '"' + jsonout._HOLE + '"'}),
+        {1: [1], False: {"t": [[]]}, None: [None], 2.5: {}},
+        [[], {}, [[{}]], ""],
+    ],
+    ids=["placeholder-value-and-key", "placeholder-in-a-list", "placeholder-inside-strings", "keys-not-text",
+         "empty-containers"],
+)
+def test_dumps_indented_is_exact_when_the_data_holds_its_placeholder(doc: Any) -> None:
+    """Nested containers stand in as a placeholder string while their parent is encoded; the same string
+    in the data (as a value, a key, inside another string) is found, and that container written item by item."""
     assert dumps_indented(doc) == json.dumps(doc, indent=2, ensure_ascii=False)

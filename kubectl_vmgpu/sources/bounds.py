@@ -106,22 +106,22 @@ def _check_events(label: str, text: str) -> None:
         return  # the load that follows reports the syntax error with its line
 
 
-def _check_depth(label: str, data: bytes, doc: Any) -> None:
-    """Refuse a parsed JSON document nested deeper than MAX_DEPTH.
+def json_too_deep(data: bytes) -> bool | None:
+    """Whether JSON text, valid as `json.loads` reads it, nests deeper than MAX_DEPTH; None: walk the
+    parsed document instead (`walk_too_deep`), for a text of mostly escapes.
 
-    Read from its text: the brackets outside strings, nested pairs removed a level per pass (C-speed
-    bytes operations, a few passes for real objects). A text of mostly escapes is walked instead.
+    Read from the bytes before they are decoded, so that they can be freed before parsing: the brackets
+    outside strings, nested pairs removed a level per pass (C-speed bytes operations, a few passes for
+    real objects).
     """
     brackets = _json_brackets(data)
     if brackets is None:
-        _walk_depth(label, doc)
-        return
+        return None
     for _ in range(MAX_DEPTH):
         if not brackets:
-            return
+            return False
         brackets = brackets.replace(b"[]", b"")  # every innermost pair: one level less everywhere
-    if brackets:
-        raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
+    return bool(brackets)
 
 
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
@@ -150,15 +150,16 @@ def _json_brackets(data: bytes) -> bytes | None:
     return seq.translate(_SQUARE)
 
 
-def _walk_depth(label: str, doc: Any) -> None:
-    """Refuse a JSON document nested deeper than MAX_DEPTH (walked without recursion)."""
+def walk_too_deep(doc: Any) -> bool:
+    """Whether a parsed JSON document nests deeper than MAX_DEPTH (walked without recursion)."""
     stack = [(doc, 1)]
     pop, push = stack.pop, stack.append
     while stack:
         node, depth = pop()
         if depth > MAX_DEPTH:
-            raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
+            return True
         depth += 1
         for child in node.values() if type(node) is dict else node if type(node) is list else ():
             if type(child) is dict or type(child) is list:
                 push((child, depth))
+    return False

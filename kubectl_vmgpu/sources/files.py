@@ -9,6 +9,7 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import PurePosixPath
 from typing import IO, Any
 
@@ -28,7 +29,8 @@ _KINDS = {
     stat.S_IFBLK: "a block device",
 }
 Wanted = Callable[[PurePosixPath], bool]
-Entry = tuple[PurePosixPath, str, bytes]  # path inside the snapshot, label for messages, content
+Read = Callable[[], bytes]  # reads the content when called (charged to the budget then), once
+Entry = tuple[PurePosixPath, str, Read]  # path inside the snapshot, label for messages, its content
 
 
 def size_text(n: int) -> str:
@@ -65,50 +67,71 @@ def read_regular(path: str, label: str, budget: Budget) -> bytes:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise SourceError(f"{label}: cannot be read ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device after the walk looked at it
             raise SourceError(f"{label}: {kind_of(st.st_mode)}, not a regular file, refused")
         budget.take(label, st.st_size)
-        data = f.read(st.st_size + 1)
+        want = st.st_size + 1  # one byte more: a file that grew is seen to
+        data = os.read(fd, want)
+        while 0 < len(data) < want and (more := os.read(fd, want - len(data))):
+            data += more  # a short read (some file systems); a regular file ends at the first empty read
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     if len(data) > st.st_size:  # the file grew while read: count what was really read
         budget.take(label, len(data) - st.st_size)
     return data
 
 
 def walk_tree(root: str, label: str, wanted: Wanted, budget: Budget, skipped: list[str]) -> Iterator[Entry]:
-    """Every wanted regular file under `root`; symlinks are followed only inside it, each directory once."""
+    """Every wanted regular file under `root`; symlinks are followed only inside it, each directory once.
+
+    Directories are listed with `os.scandir`, whose entry types cost no system call: only a symlink is
+    resolved. Directories are known by their real path (`real_root` and every path below it through
+    plain directories is one), so a symlink to a folder read already, or to come, is not read twice.
+    """
     real_root = os.path.realpath(root)
-    first = os.stat(real_root)
-    seen = {(first.st_dev, first.st_ino)}
+    seen = {real_root}
     # relative paths as `a/b` text: a PurePosixPath only for the files (the tree has many more folders)
     stack: list[tuple[str, str]] = [(real_root, "")]
     while stack:
         path, rel = stack.pop()
         try:
-            names = sorted(os.listdir(path), reverse=True)
+            with os.scandir(path) as it:
+                entries = sorted(it, key=_name, reverse=True)
         except OSError as exc:
             raise SourceError(f"{label}/{rel or '.'}: cannot be read ({exc.strerror or exc})") from None
-        for name in names:
-            crel, full = f"{rel}/{name}" if rel else name, os.path.join(path, name)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
+        for entry in entries:
+            name = entry.name
+            crel, full = f"{rel}/{name}" if rel else name, entry.path
+            link = entry.is_symlink()
+            if link:
                 target = _link_target(full, real_root, f"{label}/{crel}", skipped)
                 if target is None:
                     continue
                 full, st = target
-            if stat.S_ISDIR(st.st_mode):
-                if (st.st_dev, st.st_ino) in seen:
-                    if full != os.path.join(path, name):  # reached again through a symlink: a loop or alias
+                is_dir, is_file, mode = stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), st.st_mode
+            else:
+                is_dir, is_file, mode = entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False), 0
+            if is_dir:
+                if full in seen:
+                    if link:  # (a plain folder read already was reached through a symlink first)
                         skipped.append(f"{label}/{crel}: a symlink to a folder already read (a loop?), not followed")
                     continue
-                seen.add((st.st_dev, st.st_ino))
+                seen.add(full)
                 stack.append((full, crel))
             elif wanted(pure := PurePosixPath(crel)):
-                if not stat.S_ISREG(st.st_mode):
-                    skipped.append(f"{label}/{crel}: {kind_of(st.st_mode)}, not read")
+                if not is_file:
+                    mode = mode or entry.stat(follow_symlinks=False).st_mode
+                    skipped.append(f"{label}/{crel}: {kind_of(mode)}, not read")
                     continue
-                yield pure, f"{label}/{crel}", read_regular(full, f"{label}/{crel}", budget)
+                yield pure, f"{label}/{crel}", partial(read_regular, full, f"{label}/{crel}", budget)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _link_target(link: str, real_root: str, label: str, skipped: list[str]) -> tuple[str, os.stat_result] | None:
@@ -192,4 +215,4 @@ def _member(
     budget.take(where, member.size)
     data = tar.extractfile(member)
     if data is not None:
-        yield rel, where, data.read(member.size)
+        yield rel, where, partial(data.read, member.size)

@@ -6,10 +6,12 @@ import io
 import json
 import lzma
 import os
+import re
 import stat
 import tarfile
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from importlib.abc import Traversable
 from pathlib import PurePosixPath
 from typing import Any
@@ -26,7 +28,17 @@ try:  # libyaml is several times faster when the platform has it
 except AttributeError:  # pragma: no cover - pure-Python PyYAML (the single-file build)
     _Loader = yaml.SafeLoader
 
-from .bounds import _ANCHOR, _SURROGATE, MAX_DEPTH, _check_depth, _check_events, _first_line, _indent_bound, _openers
+from .bounds import (
+    _ANCHOR,
+    _SURROGATE,
+    MAX_DEPTH,
+    _check_events,
+    _first_line,
+    _indent_bound,
+    _openers,
+    json_too_deep,
+    walk_too_deep,
+)
 
 CLUSTER_INFO = ("vmgpu.kubevirt.io/v1alpha1", "ClusterInfo")
 OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
@@ -46,10 +58,10 @@ def load(paths: list[str]) -> Inventory:
             reader.read_tar(path, budget)
         elif stat.S_ISREG(st.st_mode):
             name = os.path.basename(path)
-            reader.read_file(PurePosixPath(name), name, files.read_regular(path, path, budget))
+            reader.read_file(PurePosixPath(name), name, partial(files.read_regular, path, path, budget))
         elif stat.S_ISDIR(st.st_mode):
-            for rel, label, data in files.walk_tree(path, path, _wanted, budget, reader.skipped):
-                reader.read_file(rel, label, data)
+            for rel, label, read in files.walk_tree(path, path, _wanted, budget, reader.skipped):
+                reader.read_file(rel, label, read)
         else:
             raise SourceError(f"snapshot {path}: {files.kind_of(st.st_mode)}, not a file or folder, refused")
     return reader.inventory(", ".join(paths))
@@ -81,28 +93,29 @@ class _Reader:
                 if child.is_dir():
                     stack.append((child, crel))
                 elif _wanted(crel):
-                    self.read_file(crel, f"{label}/{crel}", child.read_bytes())
+                    self.read_file(crel, f"{label}/{crel}", child.read_bytes)
 
     def read_tar(self, path: str, budget: files.Budget) -> None:
         try:
-            for rel, label, data in files.walk_tar(path, path, _wanted, budget, self.skipped):
-                self.read_file(rel, label, data)
+            for rel, label, read in files.walk_tar(path, path, _wanted, budget, self.skipped):
+                self.read_file(rel, label, read)
         except (tarfile.TarError, OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
             why = getattr(exc, "strerror", None) or _first_line(exc)
             raise SourceError(f"{path}: not a readable tar.gz bundle ({why})") from None
 
-    def read_file(self, rel: PurePosixPath, label: str, data: bytes) -> None:
+    def read_file(self, rel: PurePosixPath, label: str, read: files.Read) -> None:
+        """One wanted file, read here (not by the caller): a large file's bytes are freed once decoded."""
         parts = rel.parts
         if "evidence" in parts[:-1]:
-            self._evidence(parts[parts.index("evidence") + 1 :], data, label)
+            self._evidence(parts[parts.index("evidence") + 1 :], read, label)
         elif rel.name.endswith(".dumpxml.xml"):
             # must-gather: namespaces/<ns>/vms/<vm>/<launcher pod>.dumpxml.xml
             if len(parts) >= 4 and parts[-3] == "vms":
                 ns = parts[-4]
                 pod = rel.name[: -len(".dumpxml.xml")]
-                self.evidence.setdefault((ns, pod), {})["domain"] = _text(data)
+                self.evidence.setdefault((ns, pod), {})["domain"] = _text(read())
         elif rel.suffix in OBJECT_SUFFIXES:
-            for doc in _documents(label, data, rel.suffix):
+            for doc in _documents(label, read(), rel.suffix):
                 self._add(doc, label)
 
     def _add(self, doc: Any, label: str) -> None:
@@ -116,9 +129,10 @@ class _Reader:
         elif doc.get("apiVersion") and doc.get("kind"):
             self.objects.append(doc)
 
-    def _evidence(self, parts: tuple[str, ...], data: bytes, label: str) -> None:
+    def _evidence(self, parts: tuple[str, ...], read: files.Read, label: str) -> None:
         if len(parts) < 3:
             return
+        data = read()
         ns, pod, rest = parts[0], parts[1], parts[2:]
         ev = self.evidence.setdefault((ns, pod), {})
         ev.setdefault("metadata", {})
@@ -159,14 +173,23 @@ def _wanted(rel: PurePosixPath) -> bool:
     return rel.suffix in OBJECT_SUFFIXES or rel.name.endswith(".dumpxml.xml") or ("evidence" in rel.parts[:-1])
 
 
+_JSON_START = re.compile(rb"\s*[\[{]")
+
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
 def _documents(label: str, data: bytes, suffix: str) -> Iterator[Any]:
-    """Parse YAML (multi-document) or JSON; a parse error names the file and line."""
-    text = _text(data)
-    if suffix == ".json" or text.lstrip().startswith(("{", "[")):
+    """Parse YAML (multi-document) or JSON; a parse error names the file and line.
+
+    The bytes are dropped once decoded: with the text and the parsed objects, they would be a third
+    copy of the largest file at the peak of memory.
+    """
+    if suffix == ".json" or _JSON_START.match(data):
+        deep = json_too_deep(data)  # read from the bytes, before they go
+        text = _text(data)
+        del data
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -175,10 +198,13 @@ def _documents(label: str, data: bytes, suffix: str) -> Iterator[Any]:
         except (ValueError, RecursionError) as exc:  # a number too long to convert, nesting too deep
             raise SourceError(f"{label}: invalid JSON: {_first_line(exc)}") from None
         else:
-            if _openers(text) > MAX_DEPTH:
-                _check_depth(label, data, doc)
+            if deep or deep is None and walk_too_deep(doc):
+                raise SourceError(f"{label}: JSON nested deeper than {MAX_DEPTH} levels, refused")
             yield from scrub(doc, text) if isinstance(doc, list) else [scrub(doc, text)]
             return
+    else:
+        text = _text(data)
+        del data
     if _openers(text) + _indent_bound(text) > MAX_DEPTH or _ANCHOR.search(text):
         _check_events(label, text)  # before loading: libyaml's composer recurses on the C stack
     try:
