@@ -59,6 +59,9 @@ def bench_snapshot(b: Bench) -> None:
             fmt = () if output == "table" else ("-o", output)  # `get` prints its table by default
             cmds[command_label(command, output)] = v.tool(command, "-A", *fmt, "--snapshot", str(f.path))
         timeout = cfg.timeout_big if size == max(cfg.sizes) else cfg.timeout
+        # one untimed floor first: the first read of a large tree after another size's runs is slower by up to
+        # 2x here (page cache, memory first touched), and would flatter the tool's first ratio
+        b.log(f"  warm-up floor: {run(cmds['floor'], v.env(), timeout).wall:.2f}s (not counted)")
         runs: dict[str, list[dict[str, Any]]] = {}
         for _ in range(cfg.reps_big if size == max(cfg.sizes) else cfg.reps):
             for label, argv in cmds.items():

@@ -28,7 +28,7 @@ class Config:
     latency: float = 0.05
 
 
-FULL = Config("full", (2000, 20000), 2000, 100, reps=3, reps_big=2, crit_reps=5, single_reps=3, timeout=300,
+FULL = Config("full", (2000, 20000), 2000, 100, reps=3, reps_big=3, crit_reps=5, single_reps=3, timeout=300,
               timeout_big=600)
 QUICK = Config("quick", (100, 300), 100, 8, reps=1, reps_big=1, crit_reps=1, single_reps=1, timeout=60,
                timeout_big=60)

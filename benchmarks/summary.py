@@ -206,8 +206,8 @@ METHOD = """## How it is measured
   reads with the tool's parsers (`json.loads`, PyYAML's CSafeLoader), evidence decoded to text, everything kept
   to the end. It is what `snapshot.load` must at least do; analysis and output come on top.
 - Processes: `python -m kubectl_vmgpu ...`, stdout to /dev/null, bytecode cached (a warm-up first). Wall time
-  from spawn to exit, peak RSS from `wait4`; baseline and tool runs interleaved; medians. A run stopped at the
-  time limit is a lower bound (≥).
+  from spawn to exit, peak RSS from `wait4`; baseline and tool runs interleaved, after an untimed floor run per
+  size; medians. A run stopped at the time limit is a lower bound (≥).
 - Live: tests/kubeapi serves the snapshot in the benchmark process (benchmarks/lib.py `api_server`); kubectl
   gets the resources the tool listed (taken from the server's log of the tool's warm-up run), with a warm
   discovery cache of its own.
