@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import evidence as ev
@@ -217,7 +217,9 @@ def _generated_claim(idx: Index, pod: LauncherPod, gpu: GpuEntry) -> Claim | Non
     return claim
 
 
-def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence | None) -> Evidence:
+def _evidence(
+    kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence | None, pod_read: dict[str, Any] | None
+) -> Evidence:
     out: dict[str, Any] = {}
     gpu = chain.gpu
     for st in vmi.device_status if vmi else ():
@@ -233,12 +235,15 @@ def _evidence(kv: KubeVirt, vmi: Vmi | None, chain: Chain, pod_ev: PodEvidence |
         out.update(_metadata(kv, gpu, devices, bool(source and source.template_name), folder_claim, pod_ev))
     elif reads and "metadata" in pod_ev.unavailable:
         out["metadata_error"] = pod_ev.unavailable["metadata"]
-    out.update(_device_nodes_and_domain(gpu, pod_ev))
+    out.update(pod_read if pod_read is not None else pod_nodes_and_domain(pod_ev))
+    if "hostdevs" in out:
+        out["hostdev"] = next((h for h in out["hostdevs"] if h.alias == gpu.alias), None)
     return Evidence(**out)
 
 
-def _device_nodes_and_domain(gpu: GpuEntry, pod_ev: PodEvidence) -> dict[str, Any]:
-    """The /dev listings and the GPU's hostdev in the domain XML, or why each is unknown."""
+def pod_nodes_and_domain(pod_ev: PodEvidence) -> dict[str, Any]:
+    """The /dev listings and the domain XML's name and hostdevs, or why each is unknown: read once per pod
+    (a VM with 8 GPUs has one domain)."""
     out: dict[str, Any] = {}
     if pod_ev.vfio_listing is not None:
         out["vfio"] = ev.parse_vfio_listing(pod_ev.vfio_listing)
@@ -250,12 +255,9 @@ def _device_nodes_and_domain(gpu: GpuEntry, pod_ev: PodEvidence) -> dict[str, An
         out["iommu_error"] = pod_ev.unavailable["iommu"]
     if pod_ev.domain_xml is not None:
         try:
-            name, hostdevs = ev.parse_domain(pod_ev.domain_xml)
+            out["domain_name"], out["hostdevs"] = ev.parse_domain(pod_ev.domain_xml)
         except ev.EvidenceError as exc:
             out["domain_error"] = str(exc)
-        else:
-            hostdev = next((h for h in hostdevs if h.alias == gpu.alias), None)
-            out.update(domain_name=name, hostdevs=hostdevs, hostdev=hostdev)
     elif "domain" in pod_ev.unavailable:
         out["domain_error"] = pod_ev.unavailable["domain"]
     return out
@@ -295,8 +297,9 @@ def link_gpu(
     pod: LauncherPod | None,
     gpu: GpuEntry,
     pod_ev: PodEvidence | None,
+    pod_read: dict[str, Any] | None = None,
 ) -> Chain:
-    """Walk one GPU's chain as far as the objects go."""
+    """Walk one GPU's chain as far as the objects go; `pod_read`: `pod_nodes_and_domain(pod_ev)`, when made."""
     source = devices.source(gpu.claim_name)
     if source is None:
         return Chain(gpu=gpu)
@@ -331,13 +334,7 @@ def link_gpu(
         device_class=device_class,
         device=_device(idx, results[0]) if results else None,
     )
-    return _with_evidence(chain, _evidence(idx.kubevirt, vmi, chain, pod_ev))
-
-
-def _with_evidence(chain: Chain, evidence: Evidence) -> Chain:
-    from dataclasses import replace
-
-    return replace(chain, evidence=evidence)
+    return replace(chain, evidence=_evidence(idx.kubevirt, vmi, chain, pod_ev, pod_read))
 
 
 def _view(idx: Index, ns: str, name: str, vmi: Vmi | None, vm: Vm | None) -> VmiView | None:
@@ -346,7 +343,8 @@ def _view(idx: Index, ns: str, name: str, vmi: Vmi | None, vm: Vm | None) -> Vmi
         return None
     pod = select_pod(idx, vmi) if vmi else None
     pod_ev = idx.inv.evidence.get((ns, pod.meta.name)) if pod is not None and pod.running else None
-    chains = tuple(link_gpu(idx, devices, ns, vmi, pod, e, pod_ev) for e in devices.entries)
+    pod_read = pod_nodes_and_domain(pod_ev) if pod_ev is not None else None
+    chains = tuple(link_gpu(idx, devices, ns, vmi, pod, e, pod_ev, pod_read) for e in devices.entries)
     phase = vmi.phase if vmi else (vm.printable_status if vm else "") or "Stopped"
     owner = vmi or vm
     return VmiView(

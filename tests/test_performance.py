@@ -242,3 +242,18 @@ def test_dumps_indented_is_exact_when_the_data_holds_its_placeholder(doc: Any) -
     """Nested containers stand in as a placeholder string while their parent is encoded; the same string
     in the data (as a value, a key, inside another string) is found, and that container written item by item."""
     assert dumps_indented(doc) == json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def test_a_launchers_domain_xml_is_parsed_once_for_all_its_gpus(tmp_path: Path, monkeypatch: Any) -> None:
+    """A VM with several GPUs has one domain: its XML is parsed once per launcher, not once per GPU."""
+    from kubectl_vmgpu import chain, evidence
+    from kubectl_vmgpu.index import Index
+
+    write_clone(fleet_base(vmis=100, nodes=15), 1, tmp_path)
+    parsed: list[str] = []
+    real = evidence.parse_domain
+    monkeypatch.setattr(evidence, "parse_domain", lambda text: parsed.append(text) or real(text))
+    views = chain.link(Index(snapshot.load([str(tmp_path)])))
+    with_domain = [v for v in views if v.pod_evidence is not None and v.pod_evidence.domain_xml is not None]
+    assert any(len(v.chains) > 1 for v in with_domain)
+    assert sorted(parsed) == sorted(v.pod_evidence.domain_xml for v in with_domain if v.pod_evidence)
