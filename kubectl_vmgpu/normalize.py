@@ -173,8 +173,12 @@ def add_objects(inv: Inventory, objs: list[Obj]) -> None:
         group, version = group_version(raw)
         if group == DRA_GROUP:
             inv.resource_versions.setdefault(group, set()).add(version)
+            obj = to_v1(raw)
+        elif group == "events.k8s.io":
+            obj = _event_v1(raw)
+        else:
+            obj = raw
         key = identity(raw)
-        obj = _event_v1(to_v1(raw))
         items = inv.objects.setdefault(str(obj["kind"]), [])
         rv = resource_version(obj)
         if key in seen:

@@ -133,11 +133,13 @@ def _json_brackets(data: bytes) -> bytes | None:
 
     Bracket bytes never occur inside a multi-byte UTF-8 sequence, so the bytes are read as they are.
     """
-    if data.count(b"\\") > len(data) >> 8:
-        return None  # one Python step per escape below: the tree walk is cheaper then
     parts = []
+    escapes, most = 0, len(data) >> 8
     start, i = 0, data.find(b"\\")
     while i >= 0:  # outside strings valid JSON has no backslash; inside, each starts an escape of one more byte
+        escapes += 1
+        if escapes > most:
+            return None  # one Python step per escape: the tree walk is cheaper then
         parts.append(data[start:i].translate(None, _NOT_STRUCTURE))
         start = i + 2
         i = data.find(b"\\", start)
