@@ -16,7 +16,7 @@ from json import encoder as _encoder
 from typing import Any
 
 _STEP = 2
-_CONTAINERS = frozenset((dict, list, tuple))
+_CONTAINERS = (dict, list, tuple)  # and their subclasses, as the encoder takes them
 # What a nested container stands in as: a string no encoder writes for anything else but itself, so
 # that the text cuts at it exactly (a value or key equal to it is found by the count of the cuts).
 _HOLE = "\x00\x01hole\x01\x00"
@@ -60,13 +60,13 @@ class _Writer:
         encode = self.encoder(depth + 1)
         # empty containers are written by the encoder as `{}` and `[]`, whatever the separators
         if isinstance(value, dict):
-            nested: list[Any] = [v for v in value.values() if v and type(v) in _CONTAINERS]
+            nested: list[Any] = [v for v in value.values() if v and isinstance(v, _CONTAINERS)]
             shallow: Any = (
-                {k: _HOLE if v and type(v) in _CONTAINERS else v for k, v in value.items()} if nested else value
+                {k: _HOLE if v and isinstance(v, _CONTAINERS) else v for k, v in value.items()} if nested else value
             )
         else:
-            nested = [v for v in value if v and type(v) in _CONTAINERS]
-            shallow = [_HOLE if v and type(v) in _CONTAINERS else v for v in value] if nested else value
+            nested = [v for v in value if v and isinstance(v, _CONTAINERS)]
+            shallow = [_HOLE if v and isinstance(v, _CONTAINERS) else v for v in value] if nested else value
         pieces = "".join(encode(shallow, 0)).split(_HOLE_TEXT)
         if len(pieces) != len(nested) + 1:  # the placeholder was in the data too
             self.write_items(value, depth, out)
@@ -89,7 +89,7 @@ class _Writer:
             out.append(("," if i else "") + pad)
             if dict_:  # a key as the encoder writes it: `{"k": 0}` less its ends and value
                 out.append("".join(self.encoder(0)({key: 0}, 0))[1:-1].removesuffix("0"))
-            if item and type(item) in _CONTAINERS:
+            if item and isinstance(item, _CONTAINERS):
                 self.write(item, depth + 1, out)
             else:
                 out.append("".join(self.encoder(0)(item, 0)))
@@ -104,7 +104,7 @@ def dumps_indented(doc: Any) -> str:
     """Exactly `json.dumps(doc, indent=2, ensure_ascii=False)` (no trailing newline)."""
     out: list[str] = []
     try:
-        if doc and type(doc) in _CONTAINERS:
+        if doc and isinstance(doc, _CONTAINERS):
             _Writer().write(doc, 0, out)
         else:
             out.append("".join(_Writer().encoder(0)(doc, 0)))

@@ -16,7 +16,7 @@ import sys
 import time
 import timeit
 import tracemalloc
-from collections import Counter
+from collections import Counter, OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -234,9 +234,10 @@ def test_dumps_indented_equals_json_dumps_on_any_value(doc: Any) -> None:
         ('"' + jsonout._HOLE, [1], {"k": '"' + jsonout._HOLE + '"'}),
         {1: [1], False: {"t": [[]]}, None: [None], 2.5: {}},
         [[], {}, [[{}]], ""],
+        {"a": OrderedDict(b=[1, {"c": 2}]), "l": [defaultdict(int, x=1)]},
     ],
     ids=["placeholder-value-and-key", "placeholder-in-a-list", "placeholder-inside-strings", "keys-not-text",
-         "empty-containers"],
+         "empty-containers", "subclasses-of-dict"],
 )
 def test_dumps_indented_is_exact_when_the_data_holds_its_placeholder(doc: Any) -> None:
     """Nested containers stand in as a placeholder string while their parent is encoded; the same string
