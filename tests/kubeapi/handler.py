@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 NOT_FOUND_PAGE = b"404 page not found\n"
 
 
+def _selectors(first: dict[str, str], res: Resource) -> list[Predicate]:
+    """The label and field selectors of a list or watch request."""
+    predicates: list[Predicate] = []
+    if first.get("labelSelector"):
+        predicates.append(label_selector(first["labelSelector"]))
+    if first.get("fieldSelector"):
+        predicates.append(field_selector(first["fieldSelector"], res))
+    return predicates
+
+
 def _media(accept: str) -> str | None:
     """What the Accept header asks for: json, Table, PartialObjectMetadata (+ version), or None."""
     for part in (accept or "application/json").split(","):
@@ -241,11 +251,7 @@ class Handler(BaseHTTPRequestHandler):
         if media is None:
             return self._json(406, status(406))
         try:
-            predicates: list[Predicate] = []
-            if first.get("labelSelector"):
-                predicates.append(label_selector(first["labelSelector"]))
-            if first.get("fieldSelector"):
-                predicates.append(field_selector(first["fieldSelector"], res))
+            predicates = _selectors(first, res)
             if first.get("sendInitialEvents"):
                 raise watches.InvalidWatch('ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: '
                                            "Forbidden: sendInitialEvents is forbidden for list")
@@ -287,11 +293,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(406, status(406))
         try:
             opts = watches.options(first, api.watch_timeout)
-            predicates: list[Predicate] = []
-            if first.get("labelSelector"):
-                predicates.append(label_selector(first["labelSelector"]))
-            if first.get("fieldSelector"):
-                predicates.append(field_selector(first["fieldSelector"], res))
+            predicates = _selectors(first, res)
             if route.name:  # the legacy /watch/.../NAME path
                 predicates.append(field_selector(f"metadata.name={route.name}", res))
         except SelectorError as err:
